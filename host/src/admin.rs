@@ -1,0 +1,1 @@
+//! Admin HTTP endpoint: `/metrics`, `/health`, `/ready`.

@@ -1,0 +1,143 @@
+//! Configuration: raw TOML (`raw.rs`, serde, unknown keys rejected) → validated [`Config`].
+//!
+//! Everything downstream of this module sees only validated values with units
+//! (durations, socket addresses, networks); errors name the file and the key.
+
+mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub use validate::ConfigError;
+
+/// The validated configuration of one proxy instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// File the configuration was read from (`None` for built-in defaults).
+    pub source: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub cache: CacheConfig,
+    pub acl: AclConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// Listener and limit settings (`[server]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// UDP and TCP are both served on each address.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (SO_REUSEPORT) per address; 0 = one per CPU.
+    pub udp_workers: usize,
+    /// Largest UDP response we send, whatever the client advertises (RFC 9715 / flag day 2020: 1232).
+    pub max_udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    /// Queries a single TCP connection may have outstanding at once.
+    pub tcp_max_pipelined: usize,
+    /// Cache misses in flight at once; beyond it clients get a fast SERVFAIL.
+    pub max_inflight: usize,
+    /// Upper bound on draining in-flight queries at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Upstream resolvers (`[upstream]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    pub servers: Vec<SocketAddr>,
+    /// One attempt (UDP send → answer) before retrying.
+    pub attempt_timeout: Duration,
+    /// Overall budget of a query, retries included; SERVFAIL when spent.
+    pub deadline: Duration,
+    /// Pooled UDP sockets per upstream (each with its own random source port).
+    pub udp_sockets: usize,
+    /// EDNS payload size we advertise upstream.
+    pub edns_payload: u16,
+}
+
+/// Response cache (`[cache]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    /// 0 disables the cache.
+    pub max_entries: u64,
+    pub min_ttl: u32,
+    pub max_ttl: u32,
+    /// Cap on negative (NXDOMAIN/NODATA) lifetimes, RFC 2308 §5.
+    pub negative_max_ttl: u32,
+}
+
+/// Who may query (`[acl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclConfig {
+    pub allow: Vec<IpNet>,
+}
+
+/// Admin HTTP endpoint (`[admin]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    /// `None` disables the admin endpoint.
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logging (`[log]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive, e.g. `info` or `info,wasmdns::pipeline=debug`.
+    pub level: String,
+    /// Security events (malformed packets, ACL refusals) logged per second at most.
+    pub security_rate: u32,
+}
+
+/// What the host answers when a plugin traps, times out or breaks its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    Pass,
+    Servfail,
+}
+
+/// One `[[plugin]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginConfig {
+    pub name: String,
+    /// Resolved against the config file's directory.
+    pub path: PathBuf,
+    pub on_error: OnError,
+    pub deadline: Duration,
+    pub memory_limit: usize,
+    /// The `[plugin.config]` table, passed to the plugin's `init` as JSON.
+    pub config_json: String,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            file: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::parse(&text, Some(path))
+    }
+
+    /// Validates TOML text; `path` names the file in errors and anchors relative plugin paths.
+    pub fn parse(text: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+        validate::parse(text, path)
+    }
+
+    /// Built-in defaults: what an empty file means.
+    pub fn defaults() -> Config {
+        Self::parse("", None).expect("defaults are valid")
+    }
+}

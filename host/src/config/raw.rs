@@ -1,0 +1,1 @@
+//! Raw TOML shape of the config file (serde; `deny_unknown_fields` everywhere).

@@ -1,0 +1,30 @@
+//! DNS wire format, no I/O: header-first query decoding, wire-format answers with
+//! patchable ID/case/TTLs, and synthesized responses.
+//!
+//! The hot path never builds a full `hickory_proto::op::Message`: [`query`] reads the
+//! header and question only, [`answer`] walks an upstream response once to record
+//! where its TTLs are, and serving an answer is a copy plus a few patches.
+
+pub mod answer;
+pub mod query;
+pub mod synth;
+
+pub use answer::{Answer, TtlPolicy, WireError};
+pub use query::{parse_query, Edns, Query, Reject, RejectAnswer};
+
+/// Response codes used by the proxy (RFC 1035 §4.1.1, RFC 6891 §9 for BADVERS).
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
+    pub const REFUSED: u16 = 5;
+    /// Extended (12-bit) RCODE: upper 8 bits travel in the OPT record.
+    pub const BADVERS: u16 = 16;
+}
+
+/// Header size in bytes.
+pub const HEADER_LEN: usize = 12;
+/// Classic UDP limit without EDNS (RFC 1035 §4.2.1).
+pub const CLASSIC_UDP_LIMIT: usize = 512;

@@ -1,0 +1,292 @@
+//! Prometheus metrics: one [`Metrics`] value per proxy, owned (no global statics).
+//!
+//! Hot-path counters are resolved to concrete handles up front where the label
+//! space is small, so recording a query is an atomic add, not a label lookup.
+
+use std::time::Duration;
+
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Transport a query arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+        }
+    }
+}
+
+/// Why a packet got no answer or an error answer before reaching the pipeline proper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Not even a readable header: nothing to answer.
+    Unreadable,
+    /// QR=1: a response sent to us.
+    Response,
+    /// Answered FORMERR.
+    Malformed,
+    /// Answered REFUSED by the ACL.
+    Refused,
+    /// Answered fast because too much was in flight.
+    Overload,
+    /// TCP connection limit reached.
+    TcpLimit,
+}
+
+impl Dropped {
+    fn as_str(self) -> &'static str {
+        match self {
+            Dropped::Unreadable => "unreadable",
+            Dropped::Response => "response",
+            Dropped::Malformed => "malformed",
+            Dropped::Refused => "acl_refused",
+            Dropped::Overload => "overload",
+            Dropped::TcpLimit => "tcp_limit",
+        }
+    }
+}
+
+/// Every metric the proxy exports.
+pub struct Metrics {
+    registry: Registry,
+    queries: IntCounterVec,
+    latency: HistogramVec,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
+    pub cache_entries: IntGauge,
+    pub cache_inserts: IntCounter,
+    upstream_requests: IntCounterVec,
+    upstream_errors: IntCounterVec,
+    upstream_latency: HistogramVec,
+    dropped: IntCounterVec,
+    pub inflight: IntGauge,
+    pub tcp_connections: IntGauge,
+    /// Plugin metrics live here so one scrape shows everything.
+    pub plugin_calls: IntCounterVec,
+    pub plugin_verdicts: IntCounterVec,
+    pub plugin_failures: IntCounterVec,
+    pub plugin_duration: HistogramVec,
+    pub plugin_instances: IntGaugeVec,
+    pub reloads: IntCounterVec,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    start: f64,
+) -> HistogramVec {
+    let buckets = exponential_buckets(start, 2.0, 16).expect("valid buckets");
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new_custom(Some("wasmdns".into()), None).expect("valid registry");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        Metrics {
+            queries: counter_vec(
+                &r,
+                "queries_total",
+                "Queries answered, by transport, query type and response code",
+                &["proto", "qtype", "rcode"],
+            ),
+            latency: histogram_vec(
+                &r,
+                "query_duration_seconds",
+                "Time from receiving a query to having its answer",
+                &["proto"],
+                0.000_01,
+            ),
+            cache_hits: counter("cache_hits_total", "Queries answered from the cache"),
+            cache_misses: counter("cache_misses_total", "Queries not found in the cache"),
+            cache_entries: gauge("cache_entries", "Entries currently in the cache"),
+            cache_inserts: counter(
+                "cache_inserts_total",
+                "Upstream answers stored in the cache",
+            ),
+            upstream_requests: counter_vec(
+                &r,
+                "upstream_requests_total",
+                "Exchanges sent to an upstream",
+                &["upstream", "proto"],
+            ),
+            upstream_errors: counter_vec(
+                &r,
+                "upstream_errors_total",
+                "Failed upstream exchanges, by kind",
+                &["upstream", "kind"],
+            ),
+            upstream_latency: histogram_vec(
+                &r,
+                "upstream_duration_seconds",
+                "Upstream exchange time",
+                &["upstream"],
+                0.000_05,
+            ),
+            dropped: counter_vec(
+                &r,
+                "dropped_total",
+                "Packets refused, malformed, shed or dropped, by reason",
+                &["reason"],
+            ),
+            inflight: gauge("inflight_queries", "Cache misses waiting for an upstream"),
+            tcp_connections: gauge("tcp_connections", "Open client TCP connections"),
+            plugin_calls: counter_vec(
+                &r,
+                "plugin_calls_total",
+                "Plugin hook calls",
+                &["plugin", "hook"],
+            ),
+            plugin_verdicts: counter_vec(
+                &r,
+                "plugin_verdicts_total",
+                "Plugin verdicts by kind",
+                &["plugin", "verdict"],
+            ),
+            plugin_failures: counter_vec(
+                &r,
+                "plugin_failures_total",
+                "Plugin traps, deadline and limit breaches",
+                &["plugin", "kind"],
+            ),
+            plugin_duration: histogram_vec(
+                &r,
+                "plugin_call_duration_seconds",
+                "Plugin hook call time",
+                &["plugin"],
+                0.000_000_5,
+            ),
+            plugin_instances: {
+                let g = IntGaugeVec::new(
+                    Opts::new("plugin_instances", "Warm plugin instances"),
+                    &["plugin"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            reloads: counter_vec(
+                &r,
+                "reloads_total",
+                "Configuration reloads by result",
+                &["result"],
+            ),
+            registry: r,
+        }
+    }
+
+    /// Records one answered query.
+    pub fn record_query(&self, proto: Proto, qtype: u16, rcode: u16, elapsed: Duration) {
+        self.queries
+            .with_label_values(&[proto.as_str(), qtype_label(qtype), rcode_label(rcode)])
+            .inc();
+        self.latency
+            .with_label_values(&[proto.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn record_dropped(&self, why: Dropped) {
+        self.dropped.with_label_values(&[why.as_str()]).inc();
+    }
+
+    pub fn record_upstream(&self, upstream: &str, proto: Proto, elapsed: Option<Duration>) {
+        self.upstream_requests
+            .with_label_values(&[upstream, proto.as_str()])
+            .inc();
+        if let Some(e) = elapsed {
+            self.upstream_latency
+                .with_label_values(&[upstream])
+                .observe(e.as_secs_f64());
+        }
+    }
+
+    /// `kind`: timeout, io, garbage, mismatch, truncated, servfail, refused.
+    pub fn record_upstream_error(&self, upstream: &str, kind: &'static str) {
+        self.upstream_errors
+            .with_label_values(&[upstream, kind])
+            .inc();
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding never fails");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A fixed label per common query type keeps the label space bounded.
+pub fn qtype_label(qtype: u16) -> &'static str {
+    match qtype {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        43 => "DS",
+        48 => "DNSKEY",
+        64 => "SVCB",
+        65 => "HTTPS",
+        255 => "ANY",
+        _ => "other",
+    }
+}
+
+pub fn rcode_label(rcode: u16) -> &'static str {
+    match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        16 => "BADVERS",
+        _ => "other",
+    }
+}

@@ -1,0 +1,1 @@
+//! Wasm policy plugins (issue 3).

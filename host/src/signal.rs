@@ -1,0 +1,1 @@
+//! Turns SIGTERM/SIGINT into cancellation of the shutdown token.
