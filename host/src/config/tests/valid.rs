@@ -185,3 +185,48 @@ fn reference_config_states_every_default() {
     c.source = None;
     assert_eq!(c, Config::defaults());
 }
+
+/// The keys serde accepts in `section`, read from its unknown-field message,
+/// so this list cannot drift from the raw structs.
+fn accepted_keys(section: &str) -> Vec<String> {
+    let text = if section == "plugin" {
+        "[[plugin]]\nname = \"p\"\npath = \"p.wasm\"\nzz_probe = 1\n".to_owned()
+    } else {
+        format!("[{section}]\nzz_probe = 1\n")
+    };
+    let (_, message) = err(&text);
+    let list = message.split("expected").nth(1).expect("a list of keys");
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn reference_config_shows_every_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/wasmdns.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    for section in ["server", "upstream", "cache", "acl", "admin", "log"] {
+        let table = doc[section].as_table().unwrap();
+        let keys = accepted_keys(section);
+        assert!(!keys.is_empty(), "{section}");
+        for key in keys {
+            assert!(
+                table.contains_key(&key),
+                "wasmdns.toml lacks {section}.{key}"
+            );
+        }
+    }
+    // Plugins are not loaded by default, so their keys are shown commented out.
+    assert!(text.contains("# [[plugin]]\n"));
+    for key in accepted_keys("plugin") {
+        let shown = format!("\n# {key} = ");
+        let table = format!("\n# [plugin.{key}]\n");
+        assert!(
+            text.contains(&shown) || text.contains(&table),
+            "wasmdns.toml lacks plugin.{key}"
+        );
+    }
+}
