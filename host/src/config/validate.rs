@@ -82,9 +82,15 @@ impl Validator {
         self.invalid(&key, message)
     }
 
+    /// Sections are checked in the order the reference file lists them, so the
+    /// first error reported is the first one an operator reading the file meets.
     fn config(&self, raw: RawConfig, path: Option<&Path>) -> Checked<Config> {
         let server = self.server(raw.server)?;
+        let upstream = self.upstream(raw.upstream)?;
+        let cache = self.cache(raw.cache)?;
+        let acl = self.acl(raw.acl)?;
         let admin = self.admin(raw.admin, &server.listen)?;
+        let log = self.log(raw.log)?;
         let mut names = HashSet::new();
         let plugins = raw
             .plugin
@@ -95,11 +101,11 @@ impl Validator {
         Ok(Config {
             source: path.map(Path::to_path_buf),
             server,
-            upstream: self.upstream(raw.upstream)?,
-            cache: self.cache(raw.cache)?,
-            acl: self.acl(raw.acl)?,
+            upstream,
+            cache,
+            acl,
             admin,
-            log: self.log(raw.log)?,
+            log,
             plugins,
         })
     }
