@@ -6,11 +6,17 @@
 //! where its TTLs are, and serving an answer is a copy plus a few patches.
 
 pub mod answer;
+mod header;
 pub mod query;
 pub mod synth;
+#[cfg(test)]
+mod testutil;
+mod ttl;
+mod wire;
 
-pub use answer::{Answer, TtlPolicy, WireError};
+pub use answer::{Answer, TtlPolicy};
 pub use query::{parse_query, Edns, Query, Reject, RejectAnswer};
+pub use wire::WireError;
 
 /// Response codes used by the proxy (RFC 1035 §4.1.1, RFC 6891 §9 for BADVERS).
 pub mod rcode {
@@ -28,3 +34,6 @@ pub mod rcode {
 pub const HEADER_LEN: usize = 12;
 /// Classic UDP limit without EDNS (RFC 1035 §4.2.1).
 pub const CLASSIC_UDP_LIMIT: usize = 512;
+/// UDP payload size we advertise in the OPT records of our responses to clients
+/// (DNS flag day 2020, RFC 9715: small enough to avoid IP fragmentation).
+pub const ADVERTISED_UDP_PAYLOAD: u16 = 1232;
