@@ -2,7 +2,6 @@
 //! implementation, so our wire code is checked against someone else's reading of the RFCs.
 
 use std::net::Ipv4Addr;
-use std::str::FromStr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query as HQuery, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
@@ -23,7 +22,7 @@ pub const EDNS: Option<TestEdns> = Some(TestEdns {
 });
 
 pub fn name(s: &str) -> Name {
-    Name::from_str(s).expect("test name")
+    Name::from_ascii(s).expect("test name")
 }
 
 fn edns(e: TestEdns) -> Edns {

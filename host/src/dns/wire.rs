@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(plain_name_end(&msg(b"\x00"), 12), Ok(13));
         assert_eq!(
             plain_name_end(&msg(b"\x03ww"), 12),
-            Err(WireError::Truncated(15))
+            Err(WireError::Truncated(16))
         );
         assert_eq!(
             plain_name_end(&msg(b"\xc0\x0c"), 12),
