@@ -294,3 +294,6 @@ fn soa_minimum(rdata: &[u8]) -> Result<u32, WireError> {
     }
     get_u32(rdata, rdata.len() - 4).ok_or(WireError::Malformed("SOA record too short"))
 }
+
+#[cfg(test)]
+mod tests;
