@@ -10,7 +10,7 @@ mod header;
 pub mod query;
 pub mod synth;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 mod ttl;
 mod wire;
 
