@@ -1,7 +1,7 @@
 //! The response cache: wire-format [`Answer`]s in a bounded moka cache.
 //!
 //! A key is the exact bytes (DO/CD flags, QTYPE, QCLASS, lower-cased QNAME) built on
-//! the stack, so a lookup allocates nothing. moka hashes them with its per-cache
+//! the stack for all but very long names, so a lookup allocates nothing. moka hashes them with its per-cache
 //! random SipHash key (no hash flooding) and compares the full bytes, so a hash
 //! collision is a miss, never a wrong answer. Entries expire with their answer's
 //! lifetime (moka `Expiry`), and `get` re-checks expiry against the caller's clock.
@@ -14,40 +14,70 @@ use moka::Expiry;
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
 
-/// Flags (1) + QTYPE (2) + QCLASS (2) + the longest name (255).
-const KEY_CAPACITY: usize = 5 + 255;
+/// Flags (1) + QTYPE (2) + QCLASS (2) before the name.
+const KEY_PREFIX: usize = 5;
+/// Key bytes kept on the stack: names up to 57 bytes, the vast majority. Small enough
+/// that a key travels cheaply inside the pipeline's `Miss`.
+const KEY_INLINE: usize = 62;
 const FLAG_DO: u8 = 0x01;
 const FLAG_CD: u8 = 0x02;
 
-/// Lookup key of a query.
+/// Lookup key of a query: its exact bytes, inline when they fit.
 #[derive(Clone)]
-pub struct CacheKey {
-    bytes: [u8; KEY_CAPACITY],
-    len: u8,
+pub struct CacheKey(KeyBytes);
+
+#[derive(Clone)]
+enum KeyBytes {
+    Inline {
+        len: u8,
+        bytes: [u8; KEY_INLINE],
+    },
+    /// Long names; the only case where building a key allocates.
+    Heap(Box<[u8]>),
 }
 
 impl CacheKey {
     pub fn new(query: &Query, packet: &[u8]) -> CacheKey {
-        let mut bytes = [0u8; KEY_CAPACITY];
         let flags =
             if query.dnssec_ok() { FLAG_DO } else { 0 } | if query.cd() { FLAG_CD } else { 0 };
-        bytes[0] = flags;
-        bytes[1..3].copy_from_slice(&query.qtype.to_be_bytes());
-        bytes[3..5].copy_from_slice(&query.qclass.to_be_bytes());
+        let [t0, t1] = query.qtype.to_be_bytes();
+        let [c0, c1] = query.qclass.to_be_bytes();
+        let prefix = [flags, t0, t1, c0, c1];
         let name = query.qname(packet);
-        let name = name.get(..KEY_CAPACITY - 5).unwrap_or(name);
+        let len = KEY_PREFIX + name.len();
         // Length octets are ≤ 63, below b'A', so lower-casing the whole wire name only touches letters.
-        for (dst, src) in bytes[5..].iter_mut().zip(name) {
-            *dst = src.to_ascii_lowercase();
-        }
-        CacheKey {
-            bytes,
-            len: (5 + name.len()) as u8,
+        let fill = |dst: &mut [u8]| {
+            dst[..KEY_PREFIX].copy_from_slice(&prefix);
+            for (d, s) in dst[KEY_PREFIX..].iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+        };
+        if len <= KEY_INLINE {
+            let mut bytes = [0u8; KEY_INLINE];
+            fill(&mut bytes[..len]);
+            CacheKey(KeyBytes::Inline {
+                len: len as u8,
+                bytes,
+            })
+        } else {
+            let mut bytes = vec![0u8; len].into_boxed_slice();
+            fill(&mut bytes);
+            CacheKey(KeyBytes::Heap(bytes))
         }
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        match &self.0 {
+            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            KeyBytes::Heap(bytes) => bytes,
+        }
+    }
+
+    fn into_boxed(self) -> Box<[u8]> {
+        match self.0 {
+            KeyBytes::Heap(bytes) => bytes,
+            KeyBytes::Inline { .. } => self.as_bytes().into(),
+        }
     }
 }
 
@@ -113,7 +143,7 @@ impl Cache {
     /// Stores `answer` if its lifetime is > 0.
     pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
         if answer.lifetime() > 0 {
-            self.entries.insert(key.as_bytes().into(), answer);
+            self.entries.insert(key.into_boxed(), answer);
         }
     }
 
@@ -205,6 +235,23 @@ mod tests {
             upper[12..12 + 21],
             "served in the asker's case"
         );
+    }
+
+    #[test]
+    fn long_names_use_heap_keys_with_the_same_rules() {
+        let long = format!("{}Example.COM.", "LabeL.".repeat(20));
+        let q_upper = client(&long, RecordType::A, None, false);
+        let q_lower = client(&long.to_ascii_lowercase(), RecordType::A, None, false);
+        assert!(matches!(key(&q_upper).0, KeyBytes::Heap(_)));
+        assert_eq!(key(&q_upper), key(&q_lower));
+        let (cache, now) = (cache(100), Instant::now());
+        cache.insert(
+            key(&q_lower),
+            positive(&long.to_ascii_lowercase(), 300, now),
+        );
+        assert!(cache.get(&key(&q_upper), now).is_some());
+        let short = client("a.example.", RecordType::A, None, false);
+        assert!(matches!(key(&short).0, KeyBytes::Inline { .. }));
     }
 
     #[test]
