@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use super::header::{
-    get_u16, get_u32, push_opt, set_u16, ANCOUNT_AT, ARCOUNT_AT, CD, FLAGS_AT, NSCOUNT_AT,
+    get_u16, get_u32, push_opt, set_u16, AA, ANCOUNT_AT, ARCOUNT_AT, CD, FLAGS_AT, NSCOUNT_AT,
     OPCODE_MASK, QDCOUNT_AT, QR, RCODE_MASK, RD, TC, TYPE_OPT, TYPE_SOA,
 };
 use super::ttl::{sane_ttl, Facts};
@@ -136,7 +136,8 @@ impl Answer {
         out.extend_from_slice(self.wire.get(self.question_end..).unwrap_or_default());
 
         let stored_flags = get_u16(&self.wire, FLAGS_AT).unwrap_or(0);
-        let flags = (stored_flags & !(RD | CD)) | (query.flags & (RD | CD)) | QR;
+        // A forwarder is never authoritative (RFC 1035 §4.1.1): AA is cleared.
+        let flags = (stored_flags & !(RD | CD | AA)) | (query.flags & (RD | CD)) | QR;
         set_u16(out, 0, query.id);
         set_u16(out, FLAGS_AT, flags);
         self.age_ttls(out, now);

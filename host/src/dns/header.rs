@@ -2,6 +2,8 @@
 
 /// QR: the message is a response.
 pub(crate) const QR: u16 = 0x8000;
+/// AA: authoritative answer.
+pub(crate) const AA: u16 = 0x0400;
 /// TC: the message was truncated.
 pub(crate) const TC: u16 = 0x0200;
 /// RD: recursion desired (client's choice, echoed).

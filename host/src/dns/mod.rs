@@ -4,6 +4,16 @@
 //! The hot path never builds a full `hickory_proto::op::Message`: [`query`] reads the
 //! header and question only, [`answer`] walks an upstream response once to record
 //! where its TTLs are, and serving an answer is a copy plus a few patches.
+//!
+//! | file | role |
+//! |---|---|
+//! | `query.rs` | [`parse_query`]: header, question, OPT; the reject decisions |
+//! | `answer.rs` | [`Answer`]: stored upstream response, `write_response` |
+//! | `ttl.rs` | [`TtlPolicy`]: cache lifetime, clamps, RFC 2308 negatives |
+//! | `synth.rs` | error responses and the upstream query |
+//! | `wire.rs` | bounds-checked name and record walking ([`WireError`]) |
+//! | `header.rs` | header flag bits, integer access, header and OPT writers |
+//! | `testutil.rs` | (tests) hickory-built messages |
 
 pub mod answer;
 mod header;

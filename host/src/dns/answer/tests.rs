@@ -42,10 +42,11 @@ fn ttls(wire: &[u8]) -> Vec<u32> {
 #[test]
 fn serves_with_client_id_case_flags_and_opt() {
     let now = Instant::now();
-    let wire = upstream(
+    let mut wire = upstream(
         ResponseCode::NoError,
         sections(vec![a("www.example.com.", 300, 1)]),
     );
+    wire[2] |= 0x04; // AA from an authoritative upstream
     let answer = Answer::from_upstream(&wire, &POLICY, now).unwrap();
     assert_eq!((answer.lifetime(), answer.rcode()), (300, rcode::NOERROR));
     for id in [0u16, 0xffff, 0x1234] {
@@ -64,7 +65,7 @@ fn serves_with_client_id_case_flags_and_opt() {
         let m = decode(&out);
         assert_eq!(m.metadata.id, id);
         assert!(m.metadata.recursion_desired && m.metadata.checking_disabled);
-        assert!(m.metadata.recursion_available);
+        assert!(m.metadata.recursion_available && !m.metadata.authoritative);
         assert_eq!(m.answers.len(), 1);
         assert_eq!(m.answers[0].ttl, 300);
         let edns = m.edns.expect("OPT echoed");
