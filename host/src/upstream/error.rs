@@ -37,4 +37,12 @@ impl AttemptError {
     pub(crate) fn io(source: io::Error) -> AttemptError {
         AttemptError::Failed { kind: "io", source }
     }
+
+    /// The `upstream_errors_total` kind this counts as.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            AttemptError::Timeout => "timeout",
+            AttemptError::Failed { kind, .. } => kind,
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! | file | role |
 //! |---|---|
-//! | `pool.rs` | [`UpstreamPool`]: upstream order and the retry loop within the deadline |
+//! | `pool.rs` | [`UpstreamPool`]: the upstreams and the order to try them |
+//! | `exchange.rs` | one query: attempts, retries and answers within its deadline |
 //! | `server.rs` | one upstream: its sockets, one attempt (UDP, then TCP on TC), metrics |
 //! | `udp.rs` | one connected UDP socket and its receive task |
 //! | `pending.rs` | queries waiting on a socket, by random ID |
@@ -12,6 +13,7 @@
 //! | `error.rs` | [`UpstreamError`] |
 
 mod error;
+mod exchange;
 mod pending;
 mod pool;
 mod server;

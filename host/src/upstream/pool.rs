@@ -2,20 +2,18 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::error::{AttemptError, UpstreamError};
+use super::error::UpstreamError;
+use super::exchange::Exchange;
 use super::server::Upstream;
 use super::wire::Outgoing;
 use super::UpstreamRequest;
 use crate::config::UpstreamConfig;
 use crate::metrics::Metrics;
 
-/// Wait before going round again after an upstream refused: a burst of ICMP errors
-/// must not turn into a busy loop. Exponential backoff with jitter is issue 5.
-const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Floor on the attempt timeout, so a zero in a config cannot spin the retry loop.
 const MIN_ATTEMPT: Duration = Duration::from_millis(10);
 
@@ -54,44 +52,22 @@ impl UpstreamPool {
     /// Sends the query and returns a validated response (ID, source and question
     /// matched; TC answers retried over TCP), or an error once `deadline` passes.
     ///
-    /// A timed-out attempt moves straight on to the next upstream with a new ID. A
-    /// refusing upstream is retried once after a short pause; when every upstream has
-    /// refused that way the query fails at once instead of waiting out the deadline.
+    /// Each attempt has a new ID and goes to the next upstream when it times out; an
+    /// answer to an earlier attempt is still taken. A refusing upstream is retried once
+    /// after a short pause; when every upstream refused, the query fails at once
+    /// instead of waiting out the deadline.
     pub async fn exchange(&self, request: &UpstreamRequest<'_>) -> Result<Vec<u8>, UpstreamError> {
-        let mut query =
+        let query =
             Outgoing::new(request.message, request.question).ok_or(UpstreamError::InvalidQuery)?;
-        let count = self.upstreams.len();
-        let first = self.first();
-        let mut failures = 0;
-        for attempt in 0usize.. {
-            let now = Instant::now();
-            if now >= request.deadline {
-                break;
-            }
-            let upstream = &self.upstreams[first.wrapping_add(attempt) % count];
-            let attempt_deadline = (now + self.attempt_timeout).min(request.deadline);
-            match upstream
-                .attempt(&mut query, attempt_deadline, request.deadline)
-                .await
-            {
-                Ok(answer) => return Ok(answer),
-                Err(AttemptError::Timeout) => {}
-                Err(AttemptError::Failed { source, .. }) => {
-                    failures += 1;
-                    if failures > count {
-                        return Err(UpstreamError::Io {
-                            upstream: upstream.addr(),
-                            source,
-                        });
-                    }
-                    if attempt + 1 >= count {
-                        let resume = (Instant::now() + RETRY_PAUSE).min(request.deadline);
-                        tokio::time::sleep_until(resume.into()).await;
-                    }
-                }
-            }
-        }
-        Err(UpstreamError::Timeout)
+        Exchange::new(
+            &self.upstreams,
+            self.first(),
+            query,
+            request.deadline,
+            self.attempt_timeout,
+        )
+        .run()
+        .await
     }
 
     /// Queries currently waiting for a UDP answer, over all upstreams and sockets.

@@ -1,15 +1,17 @@
-//! One upstream server: its pooled UDP sockets, and one attempt at an exchange with it
-//! (UDP, then TCP when the answer is truncated). Health and SRTT (issue 5) live here.
+//! One upstream server: its pooled UDP sockets, sending an attempt, the TCP retry of a
+//! truncated answer, and its metrics. Health and SRTT (issue 5) belong here.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::timeout_at;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{AttemptError, UpstreamError};
+use super::pending::{Delivery, Registration};
 use super::tcp;
 use super::udp::UdpChannel;
 use super::wire::{self, Outgoing};
@@ -64,26 +66,51 @@ impl Upstream {
         self.addr
     }
 
-    /// One try: the UDP exchange gets until `attempt_deadline`; a TCP retry after a
-    /// truncated answer gets until `deadline`, the query's overall budget.
-    pub(crate) async fn attempt(
+    /// Sends `query` over UDP as `attempt`, the outcome going to `mailbox`. Gives up
+    /// at `until` if the socket will not take the datagram.
+    pub(crate) async fn send(
         &self,
         query: &mut Outgoing,
-        attempt_deadline: Instant,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+        until: Instant,
+    ) -> Result<Registration<'_>, AttemptError> {
+        let socket = self.pick_socket();
+        match timeout_at(until.into(), socket.send(query, attempt, mailbox)).await {
+            Ok(Ok(registration)) => Ok(registration),
+            Ok(Err(e)) => {
+                self.failed(Proto::Udp, e.kind());
+                Err(e)
+            }
+            Err(_) => {
+                self.timed_out(Proto::Udp);
+                Err(AttemptError::Timeout)
+            }
+        }
+    }
+
+    /// Asks again over TCP after a truncated UDP answer, within `deadline`.
+    pub(crate) async fn over_tcp(
+        &self,
+        query: &mut Outgoing,
         deadline: Instant,
     ) -> Result<Vec<u8>, AttemptError> {
-        let started = Instant::now();
-        let socket = self.pick_socket();
-        let udp = timeout_at(attempt_deadline.into(), socket.exchange(query)).await;
-        let answer = self.finish(Proto::Udp, started, udp)?;
-        if !wire::truncated(&answer) {
-            return Ok(self.counted(answer));
-        }
         self.metrics.record_upstream_error(&self.label, "truncated");
         let started = Instant::now();
-        let tcp = timeout_at(deadline.into(), tcp::exchange(self.addr, query)).await;
-        self.finish(Proto::Tcp, started, tcp)
-            .map(|a| self.counted(a))
+        match timeout_at(deadline.into(), tcp::exchange(self.addr, query)).await {
+            Ok(Ok(answer)) => {
+                self.answered(Proto::Tcp, started);
+                Ok(self.counted(answer))
+            }
+            Ok(Err(e)) => {
+                self.failed(Proto::Tcp, e.kind());
+                Err(e)
+            }
+            Err(_) => {
+                self.timed_out(Proto::Tcp);
+                Err(AttemptError::Timeout)
+            }
+        }
     }
 
     /// Queries waiting on this upstream's UDP sockets.
@@ -97,36 +124,23 @@ impl Upstream {
         &self.sockets[n % self.sockets.len()]
     }
 
-    /// Records the outcome of one exchange on `proto` in the metrics.
-    fn finish(
-        &self,
-        proto: Proto,
-        started: Instant,
-        outcome: Result<Result<Vec<u8>, AttemptError>, tokio::time::error::Elapsed>,
-    ) -> Result<Vec<u8>, AttemptError> {
-        match outcome {
-            Ok(Ok(answer)) => {
-                self.metrics
-                    .record_upstream(&self.label, proto, Some(started.elapsed()));
-                Ok(answer)
-            }
-            Ok(Err(e)) => {
-                self.metrics.record_upstream(&self.label, proto, None);
-                if let AttemptError::Failed { kind, .. } = &e {
-                    self.metrics.record_upstream_error(&self.label, kind);
-                }
-                Err(e)
-            }
-            Err(_) => {
-                self.metrics.record_upstream(&self.label, proto, None);
-                self.metrics.record_upstream_error(&self.label, "timeout");
-                Err(AttemptError::Timeout)
-            }
-        }
+    /// Each request is counted once, by whichever of these three ends it.
+    pub(crate) fn answered(&self, proto: Proto, started: Instant) {
+        self.metrics
+            .record_upstream(&self.label, proto, Some(started.elapsed()));
+    }
+
+    pub(crate) fn failed(&self, proto: Proto, kind: &'static str) {
+        self.metrics.record_upstream(&self.label, proto, None);
+        self.metrics.record_upstream_error(&self.label, kind);
+    }
+
+    pub(crate) fn timed_out(&self, proto: Proto) {
+        self.failed(proto, "timeout");
     }
 
     /// SERVFAIL and REFUSED are answers to relay, but they say the upstream is unwell.
-    fn counted(&self, answer: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn counted(&self, answer: Vec<u8>) -> Vec<u8> {
         match wire::rcode(&answer) {
             RCODE_SERVFAIL => self.metrics.record_upstream_error(&self.label, "servfail"),
             RCODE_REFUSED => self.metrics.record_upstream_error(&self.label, "refused"),

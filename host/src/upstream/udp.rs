@@ -11,7 +11,9 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
-use super::pending::{Delivery, PendingMap};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::pending::{Delivery, PendingMap, Registration};
 use super::wire::{self, Outgoing};
 use crate::metrics::Metrics;
 
@@ -50,24 +52,24 @@ impl UdpChannel {
         Ok(channel)
     }
 
-    /// Sends `query` under a fresh random ID and waits for its answer. The caller bounds
-    /// the wait; dropping this future frees the ID.
-    pub(crate) async fn exchange(&self, query: &mut Outgoing) -> Result<Vec<u8>, AttemptError> {
-        let (registration, answer) = self
+    /// Sends `query` as `attempt` under a fresh random ID; its answer or error goes to
+    /// `mailbox` for as long as the returned registration lives.
+    pub(crate) async fn send(
+        &self,
+        query: &mut Outgoing,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+    ) -> Result<Registration<'_>, AttemptError> {
+        let registration = self
             .pending
-            .register(query.opcode(), query.question())
+            .register(query.opcode(), query.question(), attempt, mailbox)
             .ok_or_else(|| AttemptError::io(io::ErrorKind::ResourceBusy.into()))?;
         query.set_id(registration.id());
         self.socket
             .send(query.datagram())
             .await
             .map_err(AttemptError::io)?;
-        match answer.await {
-            Ok(Delivery::Answer(wire)) => Ok(wire),
-            Ok(Delivery::Failed(kind)) => Err(AttemptError::io(kind.into())),
-            // The receive task is gone: only when the pool is being dropped.
-            Err(_) => Err(AttemptError::io(io::ErrorKind::NotConnected.into())),
-        }
+        Ok(registration)
     }
 
     /// Queries waiting on this socket.
@@ -112,12 +114,8 @@ impl UdpChannel {
             Ok(id) => id,
             Err(why) => return self.reject(why),
         };
-        match self.pending.claim(id, packet) {
-            Some(waiter) => {
-                // The waiter may have just timed out; its loss, nothing to do.
-                let _ = waiter.send(Delivery::Answer(packet.to_vec()));
-            }
-            None => self.reject(wire::Reject::Mismatch),
+        if !self.pending.deliver(id, packet) {
+            self.reject(wire::Reject::Mismatch);
         }
     }
 
