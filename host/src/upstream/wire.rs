@@ -21,11 +21,12 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    /// `None` unless `message` is a header followed by `question`, within 64 KiB.
+    /// `None` unless `message` is a header followed by `question` (in any case), within
+    /// 64 KiB. Answers are then checked against the question as sent.
     pub(crate) fn new(message: &[u8], question: &[u8]) -> Option<Outgoing> {
         let len = u16::try_from(message.len()).ok()?;
         let after_header = message.get(HEADER..)?;
-        if question.len() < 5 || !after_header.starts_with(question) {
+        if !question_eq(question, after_header) {
             return None;
         }
         let mut framed = Vec::with_capacity(message.len() + 2);
@@ -33,7 +34,7 @@ impl Outgoing {
         framed.extend_from_slice(message);
         Some(Outgoing {
             framed,
-            question: Arc::from(question),
+            question: Arc::from(&after_header[..question.len()]),
         })
     }
 
@@ -284,6 +285,10 @@ mod tests {
         assert_eq!(q.datagram()[..2], [0, 0]);
         assert_eq!(&q.question()[..], QUESTION);
         assert_eq!(q.opcode(), 0);
+        // The caller's copy of the question may differ in case; what was sent counts.
+        let lower = b"\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+        let q = Outgoing::new(&m, lower).expect("same question");
+        assert_eq!(&q.question()[..], QUESTION);
     }
 
     #[test]
@@ -293,6 +298,7 @@ mod tests {
             assert!(Outgoing::new(&m[..cut], QUESTION).is_none(), "cut at {cut}");
         }
         assert!(Outgoing::new(&m, b"\x00\x00\x01\x00").is_none());
+        assert!(Outgoing::new(&m, b"").is_none());
         assert!(Outgoing::new(&m, b"\x03www\x07Example\x03org\x00\x00\x01\x00\x01").is_none());
         let root = b"\x00\x00\x01\x00\x01";
         let mut huge = vec![0u8; 65_536];

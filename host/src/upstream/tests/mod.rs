@@ -294,5 +294,10 @@ async fn many_concurrent_exchanges_get_their_own_answers() {
         answered += 1;
     }
     assert_eq!(answered, 500);
+    assert_eq!(
+        up.queries(),
+        500,
+        "every exchange answered on its first attempt"
+    );
     assert_eq!(pool.pending(), 0);
 }

@@ -65,6 +65,9 @@ impl Responder {
 async fn bind_pair() -> (UdpSocket, TcpListener) {
     for _ in 0..20 {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // Room for a burst of queries, so the concurrency test measures the pool and
+        // not drops in the test's own upstream.
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(1 << 21);
         if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
             return (udp, tcp);
         }
