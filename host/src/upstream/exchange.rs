@@ -83,6 +83,10 @@ impl<'p> Exchange<'p> {
             let until = self.next_send.min(self.deadline);
             if let Ok(Some(delivery)) = timeout_at(until.into(), self.inbox.recv()).await {
                 if let Some(answer) = self.deliver(delivery).await? {
+                    // A late answer to an earlier attempt made the newest one moot.
+                    if let Some(index) = self.current.take() {
+                        self.attempts[index].upstream.abandoned(Proto::Udp);
+                    }
                     return Ok(answer);
                 }
             }

@@ -135,6 +135,11 @@ impl Upstream {
         self.metrics.record_upstream_error(&self.label, kind);
     }
 
+    /// Sent, but the exchange ended before it could be answered or time out.
+    pub(crate) fn abandoned(&self, proto: Proto) {
+        self.metrics.record_upstream(&self.label, proto, None);
+    }
+
     pub(crate) fn timed_out(&self, proto: Proto) {
         self.failed(proto, "timeout");
     }
