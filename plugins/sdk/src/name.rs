@@ -13,18 +13,22 @@ pub const MAX_LABEL_LEN: usize = 63;
 /// must be given in their `xn--` form).
 pub fn normalize(name: &str) -> Option<String> {
     let name = name.strip_suffix('.').unwrap_or(name);
+    is_valid(name).then(|| name.to_ascii_lowercase())
+}
+
+/// The check behind [`normalize`], without allocating: `name` (no trailing dot)
+/// is non-empty, within the length limits and made of `[A-Za-z0-9-_]` labels.
+pub fn is_valid(name: &str) -> bool {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return None;
+        return false;
     }
-    for label in name.split('.') {
-        let valid_bytes = label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if label.is_empty() || label.len() > MAX_LABEL_LEN || !valid_bytes {
-            return None;
-        }
-    }
-    Some(name.to_ascii_lowercase())
+    name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= MAX_LABEL_LEN
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// The name and each of its parent domains, longest first:
@@ -94,6 +98,13 @@ mod tests {
         ] {
             assert_eq!(normalize(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn is_valid_does_not_strip_the_trailing_dot() {
+        assert!(is_valid("Example.com"));
+        assert!(!is_valid("example.com."));
+        assert!(!is_valid(""));
     }
 
     #[test]
