@@ -86,8 +86,10 @@ mod tests {
     #[test]
     fn default_hooks_are_on_query_only() {
         assert_eq!(Hooks::default(), Hooks::ON_QUERY);
-        assert!(Hooks::BOTH.on_query && Hooks::BOTH.on_response);
-        assert!(!Hooks::NONE.on_query && !Hooks::NONE.on_response);
-        assert!(!Hooks::ON_RESPONSE.on_query && Hooks::ON_RESPONSE.on_response);
+        let flags = |h: Hooks| (h.on_query, h.on_response);
+        assert_eq!(flags(Hooks::BOTH), (true, true));
+        assert_eq!(flags(Hooks::NONE), (false, false));
+        assert_eq!(flags(Hooks::ON_RESPONSE), (false, true));
+        assert_eq!(flags(Hooks::ON_QUERY), (true, false));
     }
 }

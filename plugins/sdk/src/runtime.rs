@@ -47,6 +47,12 @@ mod slot {
     // never touched from two places at once.
     unsafe impl<T> Sync for Slot<T> {}
 
+    impl<T> Default for Slot<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     impl<T> Slot<T> {
         pub const fn new() -> Self {
             Slot(OnceCell::new())
