@@ -28,15 +28,13 @@ impl MemoryLimiter {
         self.breached
     }
 
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         self.used
     }
 
     fn grow(&mut self, current: usize, desired: usize) -> bool {
-        let total = self
-            .used
-            .saturating_sub(current)
-            .saturating_add(desired);
+        let total = self.used.saturating_sub(current).saturating_add(desired);
         if total > self.limit {
             self.breached = true;
             return false;

@@ -13,8 +13,8 @@
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamResult};
 use wasmtime_wasi::p2::{bindings::io::error as io_error, StreamError};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamResult};
 
 /// Non-blocking `wasi:io` over the store's resource table.
 pub struct SyncIo<'a>(&'a mut ResourceTable);

@@ -42,7 +42,10 @@ pub enum PluginRData {
     Cname(String),
     /// Each string is one <character-string>.
     Txt(Vec<String>),
-    Other { rtype: u16, data: Vec<u8> },
+    Other {
+        rtype: u16,
+        data: Vec<u8>,
+    },
 }
 
 /// How a blocked query is answered.
@@ -95,10 +98,15 @@ pub enum ChainQueryVerdict {
         records: Vec<PluginRecord>,
     },
     /// Resolve `name` instead and answer with a CNAME from the question's name to it.
-    Rewrite { plugin: Arc<str>, name: String },
+    Rewrite {
+        plugin: Arc<str>,
+        name: String,
+    },
     /// The plugin trapped, timed out or had no free instance, and its `on_error` is
     /// `servfail`.
-    Failed { plugin: Arc<str> },
+    Failed {
+        plugin: Arc<str>,
+    },
 }
 
 /// Outcome of the whole chain's on-response phase.
@@ -115,5 +123,7 @@ pub enum ChainResponseVerdict {
         plugin: Arc<str>,
         records: Vec<PluginRecord>,
     },
-    Failed { plugin: Arc<str> },
+    Failed {
+        plugin: Arc<str>,
+    },
 }

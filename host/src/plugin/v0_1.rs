@@ -73,7 +73,9 @@ pub fn query_action(a: wit::QueryAction) -> QueryAction {
     match a {
         wit::QueryAction::Pass => QueryAction::Pass,
         wit::QueryAction::Block(b) => QueryAction::Block(block(b)),
-        wit::QueryAction::Answer(rs) => QueryAction::Answer(rs.into_iter().map(from_record).collect()),
+        wit::QueryAction::Answer(rs) => {
+            QueryAction::Answer(rs.into_iter().map(from_record).collect())
+        }
         wit::QueryAction::Rewrite(n) => QueryAction::Rewrite(n),
     }
 }
