@@ -39,3 +39,8 @@ pub use types::{
     BlockKind, ChainQueryVerdict, ChainResponseVerdict, ClientInfo, Hooks, PluginRData,
     PluginRecord, QuestionView,
 };
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
