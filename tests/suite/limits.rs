@@ -42,6 +42,7 @@ async fn inflight_bound_sheds_with_fast_servfail() {
     let (up, proxy) = setup(|c| {
         c.server.max_inflight = 2;
         c.upstream.deadline = Duration::from_secs(2);
+        c.upstream.attempt_timeout = Duration::from_millis(1500);
     })
     .await;
     up.set_default(Reply::a(300, [192, 0, 2, 2]).delay(Duration::from_millis(800)));

@@ -7,7 +7,7 @@ use crate::support::{decode, rc, rcode, setup, Reply, A, Q};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inflight_query_answered_after_shutdown_starts() {
-    let (up, proxy) = setup(|_| {}).await;
+    let (up, proxy) = setup(|c| c.upstream.attempt_timeout = Duration::from_millis(900)).await;
     up.on(
         "drain.example",
         Reply::a(300, [192, 0, 2, 3]).delay(Duration::from_millis(300)),

@@ -118,6 +118,32 @@ async fn timeout_retried_then_servfail_within_deadline() {
     proxy.stop().await;
 }
 
+/// An upstream slower than one attempt but well within the deadline: its answer to
+/// the first attempt is still a valid answer (same upstream, ID and question) and
+/// must be taken, or such an upstream never gets a single answer through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_answer_to_an_earlier_attempt_accepted() {
+    let (up, proxy) = setup(|c| {
+        c.upstream.attempt_timeout = Duration::from_millis(200);
+        c.upstream.deadline = Duration::from_millis(1500);
+    })
+    .await;
+    up.on(
+        "late.example",
+        Reply::a(300, GOOD).delay(Duration::from_millis(350)),
+    );
+    let start = Instant::now();
+    let m = decode(&client::udp(proxy.addr, &Q::new("late.example", A).bytes()).await);
+    assert_eq!(
+        rcode(&m),
+        rc::NOERROR,
+        "a 350 ms upstream with 200 ms attempts and a 1.5 s deadline got SERVFAIL after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(ipv4s(&m), vec![Ipv4Addr::from(GOOD)]);
+    proxy.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_upstream_is_servfail_fast() {
     let dead = std::net::UdpSocket::bind("127.0.0.1:0")
