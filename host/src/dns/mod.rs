@@ -17,6 +17,8 @@
 
 pub mod answer;
 mod header;
+pub mod local;
+pub mod name;
 pub mod query;
 pub mod synth;
 #[cfg(test)]
