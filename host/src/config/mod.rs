@@ -3,8 +3,14 @@
 //! Everything downstream of this module sees only validated values with units
 //! (durations, socket addresses, networks); errors name the file and the key.
 
+mod locate;
+mod plugin;
 mod raw;
 mod validate;
+mod values;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,7 +18,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-pub use validate::ConfigError;
+pub use validate::{ConfigError, BUILTIN};
+pub use values::{
+    parse_duration, parse_listen_addr, parse_network, parse_size, parse_upstream_addr,
+};
 
 /// The validated configuration of one proxy instance.
 #[derive(Debug, Clone, PartialEq)]
