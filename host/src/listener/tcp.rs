@@ -235,6 +235,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_half_closed_client_still_gets_every_answer() {
+        let f = start(8, 5_000, 8).await;
+        let mut s = TcpStream::connect(f.addr).await.unwrap();
+        let mut wire = frame(&wait_msg(80, 1));
+        wire.extend(frame(b"r2"));
+        s.write_all(&wire).await.unwrap();
+        s.shutdown().await.unwrap(); // FIN after the last query, as RFC 7766 allows
+        assert_eq!(answer(&mut s).await.unwrap(), b"r2");
+        assert_eq!(answer(&mut s).await.unwrap(), wait_msg(80, 1));
+        assert_eq!(answer(&mut s).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_is_dropped_after_the_timeout() {
+        let f = start(8, 100, 4).await;
+        let s = TcpStream::connect(f.addr).await.unwrap();
+        let (_read, mut write) = s.into_split();
+        let mut big = vec![b'r'];
+        big.resize(60_000, 0);
+        let flood = tokio::spawn(async move {
+            for _ in 0..200 {
+                if write.write_all(&frame(&big)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        until(|| f.metrics.tcp_connections.get() == 1).await;
+        // Answers pile up in the socket buffers, the writer stalls, the reader
+        // stops: the connection ends on the stall timeout, not never.
+        until(|| f.metrics.tcp_connections.get() == 0).await;
+        flood.abort();
+    }
+
+    #[tokio::test]
     async fn connections_beyond_the_limit_are_closed_at_once() {
         let f = start(1, 5_000, 8).await;
         let mut first = TcpStream::connect(f.addr).await.unwrap();
