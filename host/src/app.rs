@@ -114,12 +114,15 @@ impl Running {
         };
         let admin_addr = admin.as_ref().map(AdminServer::local_addr);
         let admin = admin.map(|server| {
-            let stop = CancellationToken::new();
-            let status = Arc::new(ProxyStatus {
+            let status = ProxyStatus {
                 pipeline: Arc::clone(&pipeline),
                 draining: shutdown.clone(),
-            });
-            (stop.clone(), tokio::spawn(server.serve(status, stop)))
+            };
+            let stop = CancellationToken::new();
+            (
+                stop.clone(),
+                tokio::spawn(server.serve(Arc::new(status), stop)),
+            )
         });
         Ok(Running {
             dns_addrs,
@@ -173,6 +176,20 @@ fn bind_all(server: &ServerConfig) -> Result<Vec<BoundAddr>, BindError> {
         .iter()
         .map(|&addr| socket::bind_addr(addr, workers))
         .collect()
+}
+
+async fn bind_admin(listen: Option<SocketAddr>) -> Result<Option<AdminServer>, AppError> {
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    AdminServer::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| AppError::Bind {
+            proto: "http",
+            addr,
+            source,
+        })
 }
 
 /// What every listener shares.

@@ -112,28 +112,40 @@ impl<H: Handler> Connection<H> {
                 Err(e) => return Close::Frame(e),
             };
             idle_until = tokio::time::Instant::now() + self.limits.idle_timeout;
-            let mut out = self.buffers.get();
-            match self.handler.handle(query, client, Instant::now(), &mut out) {
-                Outcome::Reply => {
-                    if tx.send(out).await.is_err() {
-                        return Close::WriterGone;
-                    }
-                }
-                Outcome::Drop => {}
-                Outcome::Defer(deferred) => {
-                    // Waiting here is the back-pressure: no reads until a slot frees,
-                    // and every outstanding query finishes within its deadline.
-                    let Ok(slot) = Arc::clone(&outstanding).acquire_owned().await else {
-                        return Close::Shutdown;
-                    };
-                    let handler = Arc::clone(&self.handler);
-                    let tx = tx.clone();
-                    self.tasks.spawn(async move {
-                        handler.resolve(deferred, &mut out).await;
-                        let _ = tx.send(out).await;
-                        drop(slot);
-                    });
-                }
+            if let Err(why) = self.dispatch(query, client, &tx, &outstanding).await {
+                return why;
+            }
+        }
+    }
+
+    /// Runs one query through the handler: an inline answer is queued for the
+    /// writer, a deferred one resolved on its own task once a pipelining slot is free.
+    async fn dispatch(
+        &self,
+        query: &[u8],
+        client: Client,
+        tx: &mpsc::Sender<PooledBuf>,
+        outstanding: &Arc<Semaphore>,
+    ) -> Result<(), Close> {
+        let mut out = self.buffers.get();
+        match self.handler.handle(query, client, Instant::now(), &mut out) {
+            Outcome::Reply => tx.send(out).await.map_err(|_| Close::WriterGone),
+            Outcome::Drop => Ok(()),
+            Outcome::Defer(deferred) => {
+                // Waiting here is the back-pressure: no reads until a slot frees,
+                // and every outstanding query finishes within its deadline.
+                let slot = Arc::clone(outstanding)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Close::Shutdown)?;
+                let handler = Arc::clone(&self.handler);
+                let tx = tx.clone();
+                self.tasks.spawn(async move {
+                    handler.resolve(deferred, &mut out).await;
+                    let _ = tx.send(out).await;
+                    drop(slot);
+                });
+                Ok(())
             }
         }
     }
