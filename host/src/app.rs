@@ -74,18 +74,7 @@ impl Running {
     pub async fn start(config: Config) -> Result<Running, AppError> {
         // Bind first: a taken port is the likeliest failure and needs nothing else.
         let bound = bind_all(&config.server)?;
-        let admin = match config.admin.listen {
-            Some(addr) => Some(
-                AdminServer::bind(addr)
-                    .await
-                    .map_err(|source| AppError::Bind {
-                        proto: "http",
-                        addr,
-                        source,
-                    })?,
-            ),
-            None => None,
-        };
+        let admin = bind_admin(config.admin.listen).await?;
         let metrics = Arc::new(Metrics::new());
         let buffers = BufferPool::new(BUFFER_SLOTS, BUFFER_CAPACITY);
         let upstreams = UpstreamPool::new(&config.upstream, Arc::clone(&metrics)).await?;
