@@ -1,48 +1,356 @@
 //! The response cache: wire-format [`Answer`]s in a bounded moka cache.
 //!
-//! Keys are a keyed hash of (lower-cased QNAME, QTYPE, QCLASS, DO, CD) so a lookup
-//! allocates nothing; the entry keeps the full key bytes and a hit is only a hit
-//! when they match (a hash collision is a miss, never a wrong answer).
+//! A key is the exact bytes (DO/CD flags, QTYPE, QCLASS, lower-cased QNAME) built on
+//! the stack for all but very long names, so a lookup allocates nothing. moka hashes them with its per-cache
+//! random SipHash key (no hash flooding) and compares the full bytes, so a hash
+//! collision is a miss, never a wrong answer. Entries expire with their answer's
+//! lifetime (moka `Expiry`), and `get` re-checks expiry against the caller's clock.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
 
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
 
-/// Lookup key of a query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheKey {
-    _private: (),
+/// Flags (1) + QTYPE (2) + QCLASS (2) before the name.
+const KEY_PREFIX: usize = 5;
+/// Key bytes kept on the stack: names up to 57 bytes, the vast majority. Small enough
+/// that a key travels cheaply inside the pipeline's `Miss`.
+const KEY_INLINE: usize = 62;
+const FLAG_DO: u8 = 0x01;
+const FLAG_CD: u8 = 0x02;
+
+/// Lookup key of a query: its exact bytes, inline when they fit.
+#[derive(Clone)]
+pub struct CacheKey(KeyBytes);
+
+#[derive(Clone)]
+enum KeyBytes {
+    Inline {
+        len: u8,
+        bytes: [u8; KEY_INLINE],
+    },
+    /// Long names; the only case where building a key allocates.
+    Heap(Box<[u8]>),
 }
 
 impl CacheKey {
-    pub fn new(_query: &Query, _packet: &[u8]) -> CacheKey {
-        todo!()
+    pub fn new(query: &Query, packet: &[u8]) -> CacheKey {
+        let flags =
+            if query.dnssec_ok() { FLAG_DO } else { 0 } | if query.cd() { FLAG_CD } else { 0 };
+        let [t0, t1] = query.qtype.to_be_bytes();
+        let [c0, c1] = query.qclass.to_be_bytes();
+        let prefix = [flags, t0, t1, c0, c1];
+        let name = query.qname(packet);
+        let len = KEY_PREFIX + name.len();
+        // Length octets are ≤ 63, below b'A', so lower-casing the whole wire name only touches letters.
+        let fill = |dst: &mut [u8]| {
+            dst[..KEY_PREFIX].copy_from_slice(&prefix);
+            for (d, s) in dst[KEY_PREFIX..].iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+        };
+        if len <= KEY_INLINE {
+            let mut bytes = [0u8; KEY_INLINE];
+            fill(&mut bytes[..len]);
+            CacheKey(KeyBytes::Inline {
+                len: len as u8,
+                bytes,
+            })
+        } else {
+            let mut bytes = vec![0u8; len].into_boxed_slice();
+            fill(&mut bytes);
+            CacheKey(KeyBytes::Heap(bytes))
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            KeyBytes::Heap(bytes) => bytes,
+        }
+    }
+
+    fn into_boxed(self) -> Box<[u8]> {
+        match self.0 {
+            KeyBytes::Heap(bytes) => bytes,
+            KeyBytes::Inline { .. } => self.as_bytes().into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CacheKey").field(&self.as_bytes()).finish()
+    }
+}
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for CacheKey {}
+
+/// Entries live as long as their answer.
+struct AnswerExpiry;
+
+impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Box<[u8]>,
+        answer: &Arc<Answer>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        Some(answer.remaining(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Box<[u8]>,
+        answer: &Arc<Answer>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(answer.remaining(updated_at))
     }
 }
 
 /// Bounded answer cache.
 pub struct Cache {
-    _private: (),
+    entries: moka::sync::Cache<Box<[u8]>, Arc<Answer>>,
 }
 
 impl Cache {
-    pub fn new(_config: &CacheConfig) -> Cache {
-        todo!()
+    pub fn new(config: &CacheConfig) -> Cache {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(AnswerExpiry)
+            .build();
+        Cache { entries }
     }
 
     /// A live (unexpired) answer for `key`.
-    pub fn get(&self, _key: &CacheKey, _now: Instant) -> Option<Arc<Answer>> {
-        todo!()
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
+        self.entries
+            .get(key.as_bytes())
+            .filter(|answer| !answer.expired(now))
     }
 
     /// Stores `answer` if its lifetime is > 0.
-    pub fn insert(&self, _key: CacheKey, _answer: Arc<Answer>) {
-        todo!()
+    pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
+        if answer.lifetime() > 0 {
+            self.entries.insert(key.into_boxed(), answer);
+        }
     }
 
+    /// Entries currently held. Runs moka's pending maintenance first, so call it
+    /// for metrics, not per query.
     pub fn entry_count(&self) -> u64 {
-        todo!()
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hickory_proto::op::ResponseCode;
+    use hickory_proto::rr::RecordType;
+
+    use super::*;
+    use crate::dns::testutil::{self, a, decode, soa, Sections, TestEdns, EDNS};
+    use crate::dns::{parse_query, TtlPolicy};
+
+    const POLICY: TtlPolicy = TtlPolicy {
+        min_ttl: 0,
+        max_ttl: 86_400,
+        negative_max_ttl: 3600,
+    };
+
+    fn cache(max_entries: u64) -> Cache {
+        Cache::new(&CacheConfig {
+            max_entries,
+            min_ttl: POLICY.min_ttl,
+            max_ttl: POLICY.max_ttl,
+            negative_max_ttl: POLICY.negative_max_ttl,
+        })
+    }
+
+    fn key(packet: &[u8]) -> CacheKey {
+        CacheKey::new(&parse_query(packet).unwrap(), packet)
+    }
+
+    fn client(name: &str, qtype: RecordType, edns: Option<TestEdns>, cd: bool) -> Vec<u8> {
+        testutil::query(0x4242, name, qtype, edns, cd)
+    }
+
+    fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Arc<Answer> {
+        let wire = testutil::response(1, name, RecordType::A, rcode, s);
+        Arc::new(Answer::from_upstream(&wire, &POLICY, now).unwrap())
+    }
+
+    fn positive(name: &str, ttl: u32, now: Instant) -> Arc<Answer> {
+        let s = Sections {
+            answers: vec![a(name, ttl, 1)],
+            ..Sections::default()
+        };
+        answer(name, ResponseCode::NoError, s, now)
+    }
+
+    #[test]
+    fn hit_and_miss() {
+        let (cache, now) = (cache(100), Instant::now());
+        let q = client("www.example.com.", RecordType::A, None, false);
+        assert!(cache.get(&key(&q), now).is_none());
+        cache.insert(key(&q), positive("www.example.com.", 300, now));
+        assert!(cache.get(&key(&q), now).is_some());
+        let other_name = client("ww.example.com.", RecordType::A, None, false);
+        let other_type = client("www.example.com.", RecordType::AAAA, None, false);
+        assert!(cache.get(&key(&other_name), now).is_none());
+        assert!(cache.get(&key(&other_type), now).is_none());
+        assert_eq!(cache.entry_count(), 1);
+    }
+
+    #[test]
+    fn key_ignores_case_and_keeps_label_boundaries() {
+        let upper = client("WWW.ExAmple.COM.", RecordType::A, None, false);
+        let lower = client("www.example.com.", RecordType::A, None, false);
+        assert_eq!(key(&upper), key(&lower));
+        let split = client("a.bc.", RecordType::A, None, false);
+        let joined = client("ab.c.", RecordType::A, None, false);
+        assert_ne!(key(&split), key(&joined));
+
+        let (cache, now) = (cache(100), Instant::now());
+        cache.insert(key(&lower), positive("www.example.com.", 300, now));
+        let hit = cache.get(&key(&upper), now).expect("case-insensitive hit");
+        let mut out = Vec::new();
+        hit.write_response(&parse_query(&upper).unwrap(), &upper, now, 512, &mut out);
+        assert_eq!(
+            out[12..12 + 21],
+            upper[12..12 + 21],
+            "served in the asker's case"
+        );
+    }
+
+    #[test]
+    fn long_names_use_heap_keys_with_the_same_rules() {
+        let long = format!("{}Example.COM.", "LabeL.".repeat(20));
+        let q_upper = client(&long, RecordType::A, None, false);
+        let q_lower = client(&long.to_ascii_lowercase(), RecordType::A, None, false);
+        assert!(matches!(key(&q_upper).0, KeyBytes::Heap(_)));
+        assert_eq!(key(&q_upper), key(&q_lower));
+        let (cache, now) = (cache(100), Instant::now());
+        cache.insert(
+            key(&q_lower),
+            positive(&long.to_ascii_lowercase(), 300, now),
+        );
+        assert!(cache.get(&key(&q_upper), now).is_some());
+        let short = client("a.example.", RecordType::A, None, false);
+        assert!(matches!(key(&short).0, KeyBytes::Inline { .. }));
+    }
+
+    #[test]
+    fn do_and_cd_are_separate_entries() {
+        let (cache, now) = (cache(100), Instant::now());
+        let do_edns = Some(TestEdns {
+            size: 1232,
+            dnssec_ok: true,
+            version: 0,
+        });
+        let variants = [
+            client("example.com.", RecordType::A, None, false),
+            client("example.com.", RecordType::A, do_edns, false),
+            client("example.com.", RecordType::A, None, true),
+            client("example.com.", RecordType::A, do_edns, true),
+        ];
+        cache.insert(key(&variants[0]), positive("example.com.", 300, now));
+        for v in &variants[1..] {
+            assert!(cache.get(&key(v), now).is_none());
+        }
+        // EDNS without DO shares the plain entry: the answer does not depend on it.
+        let edns_no_do = client("example.com.", RecordType::A, EDNS, false);
+        assert!(cache.get(&key(&edns_no_do), now).is_some());
+    }
+
+    #[test]
+    fn expiry_follows_the_injected_clock() {
+        let (cache, now) = (cache(100), Instant::now());
+        let q = client("example.com.", RecordType::A, None, false);
+        cache.insert(key(&q), positive("example.com.", 60, now));
+        assert!(cache.get(&key(&q), now + Duration::from_secs(59)).is_some());
+        assert!(cache.get(&key(&q), now + Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn ttls_decrease_on_hits() {
+        let (cache, now) = (cache(100), Instant::now());
+        let q = client("example.com.", RecordType::A, None, false);
+        cache.insert(key(&q), positive("example.com.", 300, now));
+        let later = now + Duration::from_secs(42);
+        let hit = cache.get(&key(&q), later).unwrap();
+        let mut out = Vec::new();
+        hit.write_response(&parse_query(&q).unwrap(), &q, later, 512, &mut out);
+        assert_eq!(decode(&out).answers[0].ttl, 258);
+    }
+
+    #[test]
+    fn negative_answers_are_cached_uncacheable_ones_are_not() {
+        let (cache, now) = (cache(100), Instant::now());
+        let nx = client("nope.example.com.", RecordType::A, None, false);
+        let s = Sections {
+            authority: vec![soa("example.com.", 600, 120)],
+            ..Sections::default()
+        };
+        let negative = answer("nope.example.com.", ResponseCode::NXDomain, s, now);
+        cache.insert(key(&nx), negative);
+        assert!(cache
+            .get(&key(&nx), now + Duration::from_secs(119))
+            .is_some());
+        assert!(cache
+            .get(&key(&nx), now + Duration::from_secs(120))
+            .is_none());
+
+        let zero = client("zero.example.com.", RecordType::A, None, false);
+        cache.insert(key(&zero), positive("zero.example.com.", 0, now));
+        let fail = client("fail.example.com.", RecordType::A, None, false);
+        let servfail = answer(
+            "fail.example.com.",
+            ResponseCode::ServFail,
+            Sections::default(),
+            now,
+        );
+        cache.insert(key(&fail), servfail);
+        assert!(cache.get(&key(&zero), now).is_none());
+        assert!(cache.get(&key(&fail), now).is_none());
+        assert_eq!(cache.entry_count(), 1);
+    }
+
+    #[test]
+    fn replacing_an_entry_takes_the_new_lifetime() {
+        let (cache, now) = (cache(100), Instant::now());
+        let q = client("example.com.", RecordType::A, None, false);
+        cache.insert(key(&q), positive("example.com.", 10, now));
+        cache.insert(key(&q), positive("example.com.", 600, now));
+        assert!(cache
+            .get(&key(&q), now + Duration::from_secs(300))
+            .is_some());
+        assert_eq!(cache.entry_count(), 1);
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        let (cache, now) = (cache(10), Instant::now());
+        for i in 0..200 {
+            let name = format!("host{i}.example.com.");
+            let q = client(&name, RecordType::A, None, false);
+            cache.insert(key(&q), positive(&name, 300, now));
+        }
+        let count = cache.entry_count();
+        assert!(count <= 10 && count > 0, "{count} entries");
     }
 }

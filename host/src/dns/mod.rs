@@ -4,13 +4,29 @@
 //! The hot path never builds a full `hickory_proto::op::Message`: [`query`] reads the
 //! header and question only, [`answer`] walks an upstream response once to record
 //! where its TTLs are, and serving an answer is a copy plus a few patches.
+//!
+//! | file | role |
+//! |---|---|
+//! | `query.rs` | [`parse_query`]: header, question, OPT; the reject decisions |
+//! | `answer.rs` | [`Answer`]: stored upstream response, `write_response` |
+//! | `ttl.rs` | [`TtlPolicy`]: cache lifetime, clamps, RFC 2308 negatives |
+//! | `synth.rs` | error responses and the upstream query |
+//! | `wire.rs` | bounds-checked name and record walking ([`WireError`]) |
+//! | `header.rs` | header flag bits, integer access, header and OPT writers |
+//! | `testutil.rs` | (tests) hickory-built messages |
 
 pub mod answer;
+mod header;
 pub mod query;
 pub mod synth;
+#[cfg(test)]
+pub(crate) mod testutil;
+mod ttl;
+mod wire;
 
-pub use answer::{Answer, TtlPolicy, WireError};
+pub use answer::{Answer, TtlPolicy};
 pub use query::{parse_query, Edns, Query, Reject, RejectAnswer};
+pub use wire::WireError;
 
 /// Response codes used by the proxy (RFC 1035 §4.1.1, RFC 6891 §9 for BADVERS).
 pub mod rcode {
@@ -28,3 +44,6 @@ pub mod rcode {
 pub const HEADER_LEN: usize = 12;
 /// Classic UDP limit without EDNS (RFC 1035 §4.2.1).
 pub const CLASSIC_UDP_LIMIT: usize = 512;
+/// UDP payload size we advertise in the OPT records of our responses to clients
+/// (DNS flag day 2020, RFC 9715: small enough to avoid IP fragmentation).
+pub const ADVERTISED_UDP_PAYLOAD: u16 = 1232;

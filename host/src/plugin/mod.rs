@@ -1,1 +1,46 @@
-//! Wasm policy plugins (issue 3).
+//! Wasm policy plugins (issue 3): every query passes through an ordered chain of
+//! sandboxed WebAssembly components implementing `wit/v0.1`.
+//!
+//! | file | role |
+//! |---|---|
+//! | [`types`] | host-side data the pipeline sees (no generated bindings) |
+//! | `chain` | [`PluginChain`]: ordered plugins, first non-pass verdict wins |
+//! | `registry` | [`ChainBuilder`]: config → whole chain, all or nothing |
+//! | `slot` | one plugin in a chain: pool, `on_error`, metric handles |
+//! | `pool` | lock-free pool of warm instances, rebuilt off the query path |
+//! | `instance` | one store + bindings; deadline per call; failure classification |
+//! | `loader` | read, compile, link, check exports, init; config `file` expansion |
+//! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
+//! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
+//! | `engine` | the shared wasmtime engine and its 1 ms epoch ticker |
+//! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
+
+mod chain;
+mod engine;
+mod error;
+mod instance;
+mod limiter;
+mod loader;
+mod pool;
+mod registry;
+mod sandbox;
+mod slot;
+mod state;
+pub mod types;
+pub mod v0_1;
+
+pub use chain::PluginChain;
+pub use engine::{PluginEngine, EPOCH_TICK};
+pub use error::{CallFailure, PluginError};
+pub use loader::expand_files;
+pub use pool::default_pool_size;
+pub use registry::ChainBuilder;
+pub use types::{
+    BlockKind, ChainQueryVerdict, ChainResponseVerdict, ClientInfo, Hooks, PluginRData,
+    PluginRecord, QuestionView,
+};
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,33 @@
 //! Upstream resolvers: pooled UDP sockets, TCP fallback on TC, matching of answers
 //! to queries, retries inside the query's deadline.
+//!
+//! | file | role |
+//! |---|---|
+//! | `pool.rs` | [`UpstreamPool`]: the upstreams and the order to try them |
+//! | `exchange.rs` | one query: attempts, retries and answers within its deadline |
+//! | `server.rs` | one upstream: its sockets, one attempt (UDP, then TCP on TC), metrics |
+//! | `udp.rs` | one connected UDP socket and its receive task |
+//! | `pending.rs` | queries waiting on a socket, by random ID |
+//! | `tcp.rs` | one DNS-over-TCP exchange (RFC 7766 framing) |
+//! | `wire.rs` | the query as sent, and the checks an answer must pass |
+//! | `error.rs` | [`UpstreamError`] |
 
 mod error;
+mod exchange;
+mod pending;
+mod pool;
+mod server;
+mod tcp;
+mod udp;
+mod wire;
+
+#[cfg(test)]
+mod tests;
 
 pub use error::UpstreamError;
+pub use pool::UpstreamPool;
 
-use std::sync::Arc;
 use std::time::Instant;
-
-use crate::config::UpstreamConfig;
-use crate::metrics::Metrics;
 
 /// What the pipeline asks of the upstream side: one question, answered or failed by `deadline`.
 pub struct UpstreamRequest<'a> {
@@ -18,25 +36,4 @@ pub struct UpstreamRequest<'a> {
     /// The question section inside `message`, which the answer must echo (case-insensitively).
     pub question: &'a [u8],
     pub deadline: Instant,
-}
-
-/// All configured upstreams.
-pub struct UpstreamPool {
-    _private: (),
-}
-
-impl UpstreamPool {
-    /// Binds the pooled sockets. Must be called inside a tokio runtime.
-    pub async fn new(
-        _config: &UpstreamConfig,
-        _metrics: Arc<Metrics>,
-    ) -> Result<UpstreamPool, UpstreamError> {
-        todo!()
-    }
-
-    /// Sends the query and returns a validated response (ID, source and question
-    /// matched; TC answers retried over TCP), or an error once `deadline` passes.
-    pub async fn exchange(&self, _request: &UpstreamRequest<'_>) -> Result<Vec<u8>, UpstreamError> {
-        todo!()
-    }
 }

@@ -1,0 +1,83 @@
+//! One warm, initialised plugin instance: its store (limits, deadline) and the
+//! bindings of the contract version it exports.
+
+use wasmtime::{Store, Trap};
+
+use super::error::CallFailure;
+use super::state::HostState;
+use super::types::{ClientInfo, PluginRecord, QueryAction, QuestionView, ResponseAction};
+use super::v0_1;
+
+/// Typed exports, one variant per supported WIT version.
+pub enum Bindings {
+    V0_1(v0_1::Plugin),
+}
+
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: Bindings,
+    deadline_ticks: u64,
+}
+
+impl Instance {
+    pub fn new(store: Store<HostState>, bindings: Bindings, deadline_ticks: u64) -> Instance {
+        Instance {
+            store,
+            bindings,
+            deadline_ticks,
+        }
+    }
+
+    /// Runs `on-query`. On `Err` the instance must be dropped: its state after a
+    /// trap is undefined.
+    pub fn on_query(
+        &mut self,
+        q: &QuestionView,
+        c: &ClientInfo,
+    ) -> Result<QueryAction, CallFailure> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let result = match &self.bindings {
+            Bindings::V0_1(p) => p
+                .wasmdns_plugin_policy()
+                .call_on_query(&mut self.store, &v0_1::question(q), v0_1::client(c))
+                .map(v0_1::query_action),
+        };
+        result.map_err(|e| self.classify(&e))
+    }
+
+    /// Runs `on-response`; same failure rule as [`Instance::on_query`].
+    pub fn on_response(
+        &mut self,
+        q: &QuestionView,
+        c: &ClientInfo,
+        rcode: u16,
+        answers: &[PluginRecord],
+    ) -> Result<ResponseAction, CallFailure> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let result = match &self.bindings {
+            Bindings::V0_1(p) => {
+                let records: Vec<_> = answers.iter().map(v0_1::to_record).collect();
+                p.wasmdns_plugin_policy()
+                    .call_on_response(
+                        &mut self.store,
+                        &v0_1::question(q),
+                        v0_1::client(c),
+                        rcode,
+                        &records,
+                    )
+                    .map(v0_1::response_action)
+            }
+        };
+        result.map_err(|e| self.classify(&e))
+    }
+
+    fn classify(&self, e: &wasmtime::Error) -> CallFailure {
+        if self.store.data().limiter.breached() {
+            CallFailure::Memory
+        } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            CallFailure::Timeout
+        } else {
+            CallFailure::Trap
+        }
+    }
+}

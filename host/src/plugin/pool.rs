@@ -1,0 +1,88 @@
+//! A lock-free pool of warm instances of one plugin.
+//!
+//! Calls pop an instance, use it and push it back; a call never instantiates.
+//! An instance that failed is dropped and its replacement is built on a
+//! background thread, then pushed. If the pool is empty at call time (every
+//! instance busy or being rebuilt) the call is answered per the plugin's
+//! `on_error` and counted as `busy`: waiting would stall the receive loop, and
+//! instantiating there would put milliseconds of work on the query path. With
+//! the default size (2 × cores + 2) and synchronous calls, emptiness only
+//! happens while a burst of failures is being repaired.
+
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use prometheus::IntGauge;
+
+use super::instance::Instance;
+use super::loader::PluginFactory;
+
+/// Default pool size: enough for every receive-loop thread plus rebuild slack.
+pub fn default_pool_size() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    2 * cores + 2
+}
+
+pub struct InstancePool {
+    queue: Arc<ArrayQueue<Instance>>,
+    factory: Arc<PluginFactory>,
+    gauge: IntGauge,
+}
+
+impl InstancePool {
+    /// Adds `first` (the instance built to read the hooks) and fills up to `size`.
+    pub fn fill(
+        factory: Arc<PluginFactory>,
+        first: Instance,
+        size: usize,
+        gauge: IntGauge,
+    ) -> Result<InstancePool, super::PluginError> {
+        let queue = Arc::new(ArrayQueue::new(size.max(1)));
+        let _ = queue.push(first);
+        while !queue.is_full() {
+            let (inst, _) = factory.instantiate()?;
+            let _ = queue.push(inst);
+        }
+        gauge.set(queue.len() as i64);
+        Ok(InstancePool {
+            queue,
+            factory,
+            gauge,
+        })
+    }
+
+    pub fn take(&self) -> Option<Instance> {
+        self.queue.pop()
+    }
+
+    pub fn give_back(&self, instance: Instance) {
+        // Never full: we only push what we popped, or a replacement of a dropped one.
+        let _ = self.queue.push(instance);
+    }
+
+    /// Drops a failed instance (the caller already did) and rebuilds one off the
+    /// query path.
+    pub fn replace(&self) {
+        self.gauge.dec();
+        let queue = self.queue.clone();
+        let factory = self.factory.clone();
+        let gauge = self.gauge.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wasmdns-plugin-rebuild".into())
+            .spawn(move || match factory.instantiate() {
+                Ok((inst, _)) => {
+                    if queue.push(inst).is_ok() {
+                        gauge.inc();
+                    }
+                }
+                Err(e) => tracing::error!(plugin = &*factory.name, "rebuilding instance: {e}"),
+            });
+        if let Err(e) = spawned {
+            tracing::error!(plugin = &*self.factory.name, "cannot spawn rebuild: {e}");
+        }
+    }
+
+    pub fn available(&self) -> usize {
+        self.queue.len()
+    }
+}

@@ -1,0 +1,76 @@
+//! Building a whole [`PluginChain`] from configuration, all or nothing: the unit
+//! a reload swaps.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::chain::PluginChain;
+use super::engine::PluginEngine;
+use super::loader::PluginFactory;
+use super::pool::{default_pool_size, InstancePool};
+use super::slot::PluginSlot;
+use super::PluginError;
+use crate::config::PluginConfig;
+use crate::metrics::Metrics;
+
+/// How to build chains: the shared engine, metrics and pool size.
+pub struct ChainBuilder {
+    engine: Arc<PluginEngine>,
+    metrics: Arc<Metrics>,
+    pool_size: usize,
+}
+
+impl ChainBuilder {
+    pub fn new(engine: Arc<PluginEngine>, metrics: Arc<Metrics>) -> ChainBuilder {
+        ChainBuilder {
+            engine,
+            metrics,
+            pool_size: default_pool_size(),
+        }
+    }
+
+    /// Warm instances per plugin (at least 1).
+    pub fn pool_size(mut self, n: usize) -> ChainBuilder {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// Compiles, links and initialises every plugin, in config order. Slow: call it
+    /// off the query path (start-up, reload task). `config_dir` anchors `file`
+    /// references in plugin configs. The first failure aborts the whole chain.
+    pub fn build(
+        &self,
+        configs: &[PluginConfig],
+        config_dir: &Path,
+    ) -> Result<PluginChain, PluginError> {
+        if configs.is_empty() {
+            return Ok(PluginChain::empty());
+        }
+        let mut seen = HashSet::new();
+        let mut slots = Vec::with_capacity(configs.len());
+        for cfg in configs {
+            if !seen.insert(cfg.name.as_str()) {
+                return Err(PluginError::Duplicate {
+                    name: cfg.name.clone(),
+                });
+            }
+            slots.push(self.build_slot(cfg, config_dir)?);
+        }
+        Ok(PluginChain::new(slots, self.engine.clone()))
+    }
+
+    fn build_slot(&self, cfg: &PluginConfig, config_dir: &Path) -> Result<PluginSlot, PluginError> {
+        let factory = Arc::new(PluginFactory::load(&self.engine, cfg, config_dir)?);
+        let (first, hooks) = factory.instantiate()?;
+        let gauge = self
+            .metrics
+            .plugin_instances
+            .with_label_values(&[cfg.name.as_str()]);
+        let name = factory.name.clone();
+        let on_error = factory.on_error;
+        let pool = InstancePool::fill(factory, first, self.pool_size, gauge)?;
+        tracing::info!(plugin = &*name, ?hooks, "plugin loaded");
+        Ok(PluginSlot::new(name, on_error, hooks, pool, &self.metrics))
+    }
+}

@@ -1,0 +1,206 @@
+//! The capabilities a plugin gets: WASI preview 2 with an empty context (no
+//! files, network, environment or arguments; stdin empty, stdout/stderr
+//! discarded), the `host` import of each WIT version, and traps for the rest.
+//!
+//! wasmtime-wasi's synchronous `wasi:io` bindings run their blocking operations
+//! through `Handle::block_on`, which panics on a tokio worker thread — where the
+//! pipeline calls plugins. So `wasi:io/streams` and `wasi:io/poll` are linked to
+//! [`SyncIo`] instead: the streams a plugin can reach never block, so "blocking"
+//! writes complete at once, and waiting on a pollable (a sleep) traps, since a
+//! plugin has a deadline of milliseconds anyway. Sockets are not linked at all:
+//! their imports trap when called.
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
+use wasmtime_wasi::p2::{bindings::io::error as io_error, StreamError};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamResult};
+
+/// Non-blocking `wasi:io` over the store's resource table.
+pub struct SyncIo<'a>(&'a mut ResourceTable);
+
+struct HasSyncIo;
+
+impl HasData for HasSyncIo {
+    type Data<'a> = SyncIo<'a>;
+}
+
+/// Store data that can be sandboxed: gives access to WASI state.
+pub trait Sandboxed: wasmtime_wasi::WasiView + 'static {
+    fn table(&mut self) -> &mut ResourceTable;
+}
+
+/// Adds the granted WASI interfaces to `linker`.
+pub fn add_wasi<T: Sandboxed>(l: &mut Linker<T>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+    use wasmtime_wasi::random::WasiRandom;
+
+    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    wasmtime_wasi::p2::bindings::sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(
+        l,
+        T::filesystem,
+    )?;
+    random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    io_error::add_to_linker::<T, HasIoTable>(l, |t| t.table())?;
+    poll::add_to_linker::<T, HasSyncIo>(l, |t| SyncIo(t.table()))?;
+    streams::add_to_linker::<T, HasSyncIo>(l, |t| SyncIo(t.table()))?;
+    Ok(())
+}
+
+struct HasIoTable;
+
+impl HasData for HasIoTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+fn no_blocking() -> wasmtime::Error {
+    wasmtime::Error::msg("plugins may not block (wasi:io/poll)")
+}
+
+impl streams::Host for SyncIo<'_> {
+    fn convert_stream_error(&mut self, err: StreamError) -> wasmtime::Result<streams::StreamError> {
+        streams::Host::convert_stream_error(self.0, err)
+    }
+}
+
+impl streams::HostOutputStream for SyncIo<'_> {
+    fn drop(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<()> {
+        self.0.delete(stream)?;
+        Ok(())
+    }
+
+    fn check_write(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<u64> {
+        streams::HostOutputStream::check_write(self.0, stream)
+    }
+
+    fn write(&mut self, stream: Resource<DynOutputStream>, bytes: Vec<u8>) -> StreamResult<()> {
+        streams::HostOutputStream::write(self.0, stream, bytes)
+    }
+
+    fn blocking_write_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        bytes: Vec<u8>,
+    ) -> StreamResult<()> {
+        let again = Resource::new_borrow(stream.rep());
+        streams::HostOutputStream::write(self.0, stream, bytes)?;
+        streams::HostOutputStream::flush(self.0, again)
+    }
+
+    fn blocking_write_zeroes_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        len: u64,
+    ) -> StreamResult<()> {
+        let again = Resource::new_borrow(stream.rep());
+        streams::HostOutputStream::write_zeroes(self.0, stream, len)?;
+        streams::HostOutputStream::flush(self.0, again)
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        streams::HostOutputStream::subscribe(self.0, stream)
+    }
+
+    fn write_zeroes(&mut self, stream: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
+        streams::HostOutputStream::write_zeroes(self.0, stream, len)
+    }
+
+    fn flush(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<()> {
+        streams::HostOutputStream::flush(self.0, stream)
+    }
+
+    fn blocking_flush(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<()> {
+        streams::HostOutputStream::flush(self.0, stream)
+    }
+
+    fn splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        streams::HostOutputStream::splice(self.0, dst, src, len)
+    }
+
+    fn blocking_splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        streams::HostOutputStream::splice(self.0, dst, src, len)
+    }
+}
+
+impl streams::HostInputStream for SyncIo<'_> {
+    fn drop(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<()> {
+        self.0.delete(stream)?;
+        Ok(())
+    }
+
+    fn read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
+        streams::HostInputStream::read(self.0, stream, len)
+    }
+
+    fn blocking_read(
+        &mut self,
+        stream: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<Vec<u8>> {
+        streams::HostInputStream::read(self.0, stream, len)
+    }
+
+    fn skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        streams::HostInputStream::skip(self.0, stream, len)
+    }
+
+    fn blocking_skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        streams::HostInputStream::skip(self.0, stream, len)
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynInputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        streams::HostInputStream::subscribe(self.0, stream)
+    }
+}
+
+impl poll::Host for SyncIo<'_> {
+    fn poll(&mut self, _pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        Err(no_blocking())
+    }
+}
+
+impl poll::HostPollable for SyncIo<'_> {
+    fn ready(&mut self, _pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        Err(no_blocking())
+    }
+
+    fn block(&mut self, _pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        Err(no_blocking())
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        poll::HostPollable::drop(self.0, pollable)
+    }
+}

@@ -1,0 +1,191 @@
+//! One query's way through the upstreams: attempts sent in turn, each with a new ID,
+//! and an answer to any of them accepted until the deadline. Keeping earlier attempts
+//! open matters: an upstream that is always a little slower than the attempt timeout
+//! would otherwise never be heard.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::time::timeout_at;
+
+use super::error::{AttemptError, UpstreamError};
+use super::pending::{Delivery, Outcome, Registration};
+use super::server::Upstream;
+use super::wire::{self, Outgoing};
+use crate::metrics::Proto;
+
+/// Wait before going round again after every upstream refused: a burst of ICMP errors
+/// must not turn into a busy loop. Exponential backoff with jitter is issue 5.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+struct Attempt<'p> {
+    upstream: &'p Upstream,
+    started: Instant,
+    /// Held until the attempt is answered or the exchange ends; `None` once done.
+    _id: Option<Registration<'p>>,
+}
+
+pub(crate) struct Exchange<'p> {
+    /// In the order to try them; the strategy (issue 5) decides it.
+    upstreams: &'p [Upstream],
+    first: usize,
+    query: Outgoing,
+    deadline: Instant,
+    attempt_timeout: Duration,
+    mailbox: UnboundedSender<Delivery>,
+    inbox: UnboundedReceiver<Delivery>,
+    attempts: Vec<Attempt<'p>>,
+    /// The newest attempt, while it waits within its own timeout.
+    current: Option<usize>,
+    next_send: Instant,
+    failures: usize,
+}
+
+impl<'p> Exchange<'p> {
+    /// `upstreams` must not be empty; `first` is where the rotation starts.
+    pub(crate) fn new(
+        upstreams: &'p [Upstream],
+        first: usize,
+        query: Outgoing,
+        deadline: Instant,
+        attempt_timeout: Duration,
+    ) -> Exchange<'p> {
+        let (mailbox, inbox) = mpsc::unbounded_channel();
+        Exchange {
+            upstreams,
+            first,
+            query,
+            deadline,
+            attempt_timeout,
+            mailbox,
+            inbox,
+            attempts: Vec::new(),
+            current: None,
+            next_send: Instant::now(),
+            failures: 0,
+        }
+    }
+
+    /// Sends attempts and waits for answers until one is accepted, every upstream has
+    /// refused, or the deadline passes. Dropping the future frees every ID it held.
+    pub(crate) async fn run(mut self) -> Result<Vec<u8>, UpstreamError> {
+        loop {
+            let now = Instant::now();
+            if now >= self.deadline {
+                self.expire_current();
+                return Err(UpstreamError::Timeout);
+            }
+            if now >= self.next_send {
+                self.expire_current();
+                self.send(now).await?;
+                continue;
+            }
+            let until = self.next_send.min(self.deadline);
+            if let Ok(Some(delivery)) = timeout_at(until.into(), self.inbox.recv()).await {
+                if let Some(answer) = self.deliver(delivery).await? {
+                    // A late answer to an earlier attempt made the newest one moot.
+                    if let Some(index) = self.current.take() {
+                        self.attempts[index].upstream.abandoned(Proto::Udp);
+                    }
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+
+    /// The newest attempt ran out of time; it stays open for a late answer.
+    fn expire_current(&mut self) {
+        if let Some(index) = self.current.take() {
+            self.attempts[index].upstream.timed_out(Proto::Udp);
+        }
+    }
+
+    async fn send(&mut self, now: Instant) -> Result<(), UpstreamError> {
+        let index = self.attempts.len();
+        let upstream = &self.upstreams[self.first.wrapping_add(index) % self.upstreams.len()];
+        let until = (now + self.attempt_timeout).min(self.deadline);
+        let sent = upstream
+            .send(&mut self.query, index, &self.mailbox, until)
+            .await;
+        let mut attempt = Attempt {
+            upstream,
+            started: now,
+            _id: None,
+        };
+        match sent {
+            Ok(registration) => {
+                attempt._id = Some(registration);
+                self.attempts.push(attempt);
+                self.current = Some(index);
+                self.next_send = until;
+                Ok(())
+            }
+            Err(AttemptError::Timeout) => {
+                self.attempts.push(attempt);
+                self.next_send = Instant::now();
+                Ok(())
+            }
+            Err(AttemptError::Failed { source, .. }) => {
+                self.attempts.push(attempt);
+                self.fail(upstream, source)
+            }
+        }
+    }
+
+    /// An upstream refused (or broke the TCP exchange): try the next one at once, pause
+    /// before going round again, give up once every upstream had its retry.
+    fn fail(&mut self, upstream: &Upstream, source: std::io::Error) -> Result<(), UpstreamError> {
+        self.failures += 1;
+        if self.failures > self.upstreams.len() {
+            return Err(UpstreamError::Io {
+                upstream: upstream.addr(),
+                source,
+            });
+        }
+        let now = Instant::now();
+        self.next_send = if self.attempts.len() >= self.upstreams.len() {
+            (now + RETRY_PAUSE).min(self.deadline)
+        } else {
+            now
+        };
+        Ok(())
+    }
+
+    /// Acts on what the receive task delivered; `Some` is the answer to return.
+    async fn deliver(&mut self, delivery: Delivery) -> Result<Option<Vec<u8>>, UpstreamError> {
+        let Some(attempt) = self.attempts.get_mut(delivery.attempt) else {
+            return Ok(None);
+        };
+        // Delivered means already out of the pending map.
+        attempt._id = None;
+        let (upstream, started) = (attempt.upstream, attempt.started);
+        let is_current = self.current == Some(delivery.attempt);
+        if is_current {
+            self.current = None;
+        }
+        match delivery.outcome {
+            // An older attempt was already counted as timed out, and the current one
+            // decides what happens next.
+            Outcome::Failed(_) if !is_current => Ok(None),
+            Outcome::Failed(kind) => {
+                upstream.failed(Proto::Udp, "io");
+                self.fail(upstream, kind.into()).map(|()| None)
+            }
+            Outcome::Answer(answer) => {
+                if is_current {
+                    upstream.answered(Proto::Udp, started);
+                }
+                if !wire::truncated(&answer) {
+                    return Ok(Some(upstream.counted(answer)));
+                }
+                match upstream.over_tcp(&mut self.query, self.deadline).await {
+                    Ok(answer) => Ok(Some(answer)),
+                    Err(AttemptError::Failed { source, .. }) => {
+                        self.fail(upstream, source).map(|()| None)
+                    }
+                    Err(AttemptError::Timeout) => Ok(None),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Queries waiting on one socket, by ID: registered by the sender, claimed by the
+//! socket's receive task, removed by a guard if the sender gives up first.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::wire;
+
+/// Most queries outstanding on one socket. Well below 65536 so a fresh random ID is
+/// found in a try or two and IDs stay hard to guess.
+pub(crate) const MAX_PENDING: usize = 8192;
+
+/// What the receive task hands an exchange, for one of its attempts.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    /// The attempt's index within its exchange.
+    pub(crate) attempt: usize,
+    pub(crate) outcome: Outcome,
+}
+
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A response that passed every check.
+    Answer(Vec<u8>),
+    /// The socket reported an error (e.g. ICMP port unreachable); it cannot say for
+    /// which query, so every waiter on the socket gets it.
+    Failed(io::ErrorKind),
+}
+
+struct Waiter {
+    /// Tells this registration from a later one that reused the ID.
+    ticket: u64,
+    opcode: u8,
+    question: Arc<[u8]>,
+    attempt: usize,
+    /// Shared by all attempts of one exchange, so an answer to any of them ends it.
+    /// Unbounded, yet never holds more than one message per attempt: a waiter is
+    /// removed when it is delivered to.
+    mailbox: UnboundedSender<Delivery>,
+}
+
+#[derive(Default)]
+struct Inner {
+    waiters: HashMap<u16, Waiter>,
+    tickets: u64,
+}
+
+/// The pending queries of one socket.
+#[derive(Default)]
+pub(crate) struct PendingMap {
+    inner: Mutex<Inner>,
+}
+
+impl PendingMap {
+    /// Reserves a random ID not in use on this socket for `attempt`, whose outcome goes
+    /// to `mailbox`; `None` when the socket is full.
+    pub(crate) fn register(
+        &self,
+        opcode: u8,
+        question: &Arc<[u8]>,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+    ) -> Option<Registration<'_>> {
+        let mut inner = self.lock();
+        if inner.waiters.len() >= MAX_PENDING {
+            return None;
+        }
+        let id = loop {
+            let id = rand::random::<u16>();
+            if !inner.waiters.contains_key(&id) {
+                break id;
+            }
+        };
+        inner.tickets += 1;
+        let ticket = inner.tickets;
+        let waiter = Waiter {
+            ticket,
+            opcode,
+            question: Arc::clone(question),
+            attempt,
+            mailbox: mailbox.clone(),
+        };
+        inner.waiters.insert(id, waiter);
+        drop(inner);
+        Some(Registration {
+            map: self,
+            id,
+            ticket,
+        })
+    }
+
+    /// Hands `response` to the waiter of its ID if it answers that query; otherwise
+    /// leaves the map alone (the real answer may still come) and returns false.
+    pub(crate) fn deliver(&self, id: u16, response: &[u8]) -> bool {
+        let waiter = {
+            let mut inner = self.lock();
+            match inner.waiters.get(&id) {
+                Some(w) if wire::answers(response, w.opcode, &w.question) => {
+                    inner.waiters.remove(&id)
+                }
+                _ => None,
+            }
+        };
+        let Some(waiter) = waiter else {
+            return false;
+        };
+        // The copy is made outside the lock. The exchange may have just ended; then
+        // nobody wants the answer, which is fine.
+        let outcome = Outcome::Answer(response.to_vec());
+        let _ = waiter.mailbox.send(Delivery {
+            attempt: waiter.attempt,
+            outcome,
+        });
+        true
+    }
+
+    /// Fails every waiter with `kind`.
+    pub(crate) fn fail_all(&self, kind: io::ErrorKind) {
+        let waiters = std::mem::take(&mut self.lock().waiters);
+        for (_, waiter) in waiters {
+            let _ = waiter.mailbox.send(Delivery {
+                attempt: waiter.attempt,
+                outcome: Outcome::Failed(kind),
+            });
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().waiters.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing panics while holding the lock; if something ever did, the map is
+        // still consistent, so carry on rather than take the proxy down.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A reserved ID; dropping it (exchange over or cancelled) frees the ID.
+pub(crate) struct Registration<'a> {
+    map: &'a PendingMap,
+    id: u16,
+    ticket: u64,
+}
+
+impl Registration<'_> {
+    pub(crate) fn id(&self) -> u16 {
+        self.id
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.map.lock();
+        if inner
+            .waiters
+            .get(&self.id)
+            .is_some_and(|w| w.ticket == self.ticket)
+        {
+            inner.waiters.remove(&self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    const QUESTION: &[u8] = b"\x01a\x00\x00\x01\x00\x01";
+
+    fn answer(id: u16, question: &[u8]) -> Vec<u8> {
+        let mut a = id.to_be_bytes().to_vec();
+        a.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0]);
+        a.extend_from_slice(question);
+        a
+    }
+
+    #[test]
+    fn answer_reaches_its_attempt_once() {
+        let map = PendingMap::default();
+        let question: Arc<[u8]> = Arc::from(QUESTION);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let registration = map.register(0, &question, 7, &tx).unwrap();
+        let id = registration.id();
+        assert!(
+            !map.deliver(id ^ 1, &answer(id ^ 1, QUESTION)),
+            "unknown ID"
+        );
+        assert!(
+            !map.deliver(id, &answer(id, b"\x01b\x00\x00\x01\x00\x01")),
+            "other question"
+        );
+        assert_eq!(map.len(), 1, "a mismatch must not evict the real waiter");
+        assert!(map.deliver(id, &answer(id, b"\x01A\x00\x00\x01\x00\x01")));
+        assert!(
+            !map.deliver(id, &answer(id, QUESTION)),
+            "a duplicate finds nobody"
+        );
+        let delivery = rx.try_recv().unwrap();
+        assert_eq!(delivery.attempt, 7);
+        assert!(matches!(delivery.outcome, Outcome::Answer(ref a) if a[..2] == id.to_be_bytes()));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(map.len(), 0);
+    }
+
+    #[test]
+    fn dropped_registration_frees_its_id_but_not_a_reused_one() {
+        let map = PendingMap::default();
+        let question: Arc<[u8]> = Arc::from(QUESTION);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let first = map.register(0, &question, 0, &tx).unwrap();
+        let id = first.id();
+        assert!(map.deliver(id, &answer(id, QUESTION)));
+        // The ID is free again; pretend the next query drew it.
+        map.lock().tickets += 1;
+        let ticket = map.lock().tickets;
+        map.lock().waiters.insert(
+            id,
+            Waiter {
+                ticket,
+                opcode: 0,
+                question: Arc::clone(&question),
+                attempt: 1,
+                mailbox: tx.clone(),
+            },
+        );
+        drop(first);
+        assert_eq!(map.len(), 1, "the old guard removed someone else's entry");
+        let second = map.register(0, &question, 2, &tx).unwrap();
+        assert_ne!(second.id(), id, "an ID in use was handed out twice");
+        drop(second);
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn fail_all_reaches_every_waiter() {
+        let map = PendingMap::default();
+        let question: Arc<[u8]> = Arc::from(QUESTION);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _a = map.register(0, &question, 0, &tx).unwrap();
+        let _b = map.register(0, &question, 1, &tx).unwrap();
+        map.fail_all(io::ErrorKind::ConnectionRefused);
+        assert_eq!(map.len(), 0);
+        let mut attempts = Vec::new();
+        while let Ok(d) = rx.try_recv() {
+            assert!(matches!(
+                d.outcome,
+                Outcome::Failed(io::ErrorKind::ConnectionRefused)
+            ));
+            attempts.push(d.attempt);
+        }
+        attempts.sort_unstable();
+        assert_eq!(attempts, [0, 1]);
+    }
+
+    #[test]
+    fn a_full_socket_refuses_more() {
+        let map = PendingMap::default();
+        let question: Arc<[u8]> = Arc::from(QUESTION);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let held: Vec<_> = (0..MAX_PENDING)
+            .map(|i| map.register(0, &question, i, &tx).unwrap())
+            .collect();
+        assert!(map.register(0, &question, MAX_PENDING, &tx).is_none());
+        drop(held);
+        assert_eq!(map.len(), 0);
+        assert!(map.register(0, &question, 0, &tx).is_some());
+    }
+}

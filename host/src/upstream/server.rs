@@ -1,0 +1,163 @@
+//! One upstream server: its pooled UDP sockets, sending an attempt, the TCP retry of a
+//! truncated answer, and its metrics. Health and SRTT (issue 5) belong here.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::timeout_at;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{AttemptError, UpstreamError};
+use super::pending::{Delivery, Registration};
+use super::tcp;
+use super::udp::UdpChannel;
+use super::wire::{self, Outgoing};
+use crate::metrics::{Metrics, Proto};
+
+const RCODE_SERVFAIL: u8 = 2;
+const RCODE_REFUSED: u8 = 5;
+
+pub(crate) struct Upstream {
+    addr: SocketAddr,
+    /// `ip:port`, the metrics label, formatted once.
+    label: Arc<str>,
+    sockets: Box<[Arc<UdpChannel>]>,
+    next_socket: AtomicUsize,
+    metrics: Arc<Metrics>,
+}
+
+impl Upstream {
+    /// Opens `sockets` UDP sockets to `addr` (at least one); their receive tasks end
+    /// with `shutdown`.
+    pub(crate) fn open(
+        addr: SocketAddr,
+        sockets: usize,
+        metrics: &Arc<Metrics>,
+        shutdown: &CancellationToken,
+    ) -> Result<Upstream, UpstreamError> {
+        let label: Arc<str> = Arc::from(addr.to_string());
+        let sockets = (0..sockets.max(1))
+            .map(|_| {
+                UdpChannel::open(
+                    addr,
+                    Arc::clone(&label),
+                    Arc::clone(metrics),
+                    shutdown.clone(),
+                )
+            })
+            .collect::<Result<Box<[_]>, _>>()
+            .map_err(|source| UpstreamError::Io {
+                upstream: addr,
+                source,
+            })?;
+        Ok(Upstream {
+            addr,
+            label,
+            sockets,
+            next_socket: AtomicUsize::new(0),
+            metrics: Arc::clone(metrics),
+        })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends `query` over UDP as `attempt`, the outcome going to `mailbox`. Gives up
+    /// at `until` if the socket will not take the datagram.
+    pub(crate) async fn send(
+        &self,
+        query: &mut Outgoing,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+        until: Instant,
+    ) -> Result<Registration<'_>, AttemptError> {
+        let socket = self.pick_socket();
+        match timeout_at(until.into(), socket.send(query, attempt, mailbox)).await {
+            Ok(Ok(registration)) => Ok(registration),
+            Ok(Err(e)) => {
+                self.failed(Proto::Udp, e.kind());
+                Err(e)
+            }
+            Err(_) => {
+                self.timed_out(Proto::Udp);
+                Err(AttemptError::Timeout)
+            }
+        }
+    }
+
+    /// Asks again over TCP after a truncated UDP answer, within `deadline`.
+    pub(crate) async fn over_tcp(
+        &self,
+        query: &mut Outgoing,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, AttemptError> {
+        self.metrics.record_upstream_error(&self.label, "truncated");
+        let started = Instant::now();
+        match timeout_at(deadline.into(), tcp::exchange(self.addr, query)).await {
+            Ok(Ok(answer)) => {
+                self.answered(Proto::Tcp, started);
+                Ok(self.counted(answer))
+            }
+            Ok(Err(e)) => {
+                self.failed(Proto::Tcp, e.kind());
+                Err(e)
+            }
+            Err(_) => {
+                self.timed_out(Proto::Tcp);
+                Err(AttemptError::Timeout)
+            }
+        }
+    }
+
+    /// Queries waiting on this upstream's UDP sockets.
+    pub(crate) fn pending(&self) -> usize {
+        self.sockets.iter().map(|s| s.pending()).sum()
+    }
+
+    /// Round-robin: spreads load over the sockets, so over their source ports.
+    fn pick_socket(&self) -> &UdpChannel {
+        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        &self.sockets[n % self.sockets.len()]
+    }
+
+    /// Each request is counted once, by whichever of these three ends it.
+    pub(crate) fn answered(&self, proto: Proto, started: Instant) {
+        self.metrics
+            .record_upstream(&self.label, proto, Some(started.elapsed()));
+    }
+
+    pub(crate) fn failed(&self, proto: Proto, kind: &'static str) {
+        self.metrics.record_upstream(&self.label, proto, None);
+        self.metrics.record_upstream_error(&self.label, kind);
+    }
+
+    /// Sent, but the exchange ended before it could be answered or time out.
+    pub(crate) fn abandoned(&self, proto: Proto) {
+        self.metrics.record_upstream(&self.label, proto, None);
+    }
+
+    pub(crate) fn timed_out(&self, proto: Proto) {
+        self.failed(proto, "timeout");
+    }
+
+    /// SERVFAIL and REFUSED are answers to relay, but they say the upstream is unwell.
+    pub(crate) fn counted(&self, answer: Vec<u8>) -> Vec<u8> {
+        match wire::rcode(&answer) {
+            RCODE_SERVFAIL => self.metrics.record_upstream_error(&self.label, "servfail"),
+            RCODE_REFUSED => self.metrics.record_upstream_error(&self.label, "refused"),
+            _ => {}
+        }
+        answer
+    }
+}
+
+#[cfg(test)]
+impl Upstream {
+    pub(crate) fn sockets_for_test(&self) -> Vec<std::sync::Weak<UdpChannel>> {
+        self.sockets.iter().map(Arc::downgrade).collect()
+    }
+}

@@ -1,0 +1,150 @@
+//! One pooled UDP socket to one upstream: connected, on a port the OS picked at random,
+//! with the pending map of its queries and the task that hands answers to their waiters.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use super::error::AttemptError;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::pending::{Delivery, PendingMap, Registration};
+use super::wire::{self, Outgoing};
+use crate::metrics::Metrics;
+
+/// Room for any datagram, so an oversized answer is seen whole rather than cut short.
+const RECV_BUFFER: usize = 65_535;
+/// Kernel receive buffer asked for: bursts of answers must not overflow it.
+const SO_RCVBUF: usize = 1 << 20;
+/// After an unexpected receive error, so a socket stuck in error cannot spin a core.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+pub(crate) struct UdpChannel {
+    socket: UdpSocket,
+    peer: SocketAddr,
+    label: Arc<str>,
+    pending: PendingMap,
+    metrics: Arc<Metrics>,
+}
+
+impl UdpChannel {
+    /// Binds an ephemeral port, connects it to `peer` (the kernel then drops datagrams
+    /// from anyone else) and starts the receive task, which ends with `shutdown`.
+    pub(crate) fn open(
+        peer: SocketAddr,
+        label: Arc<str>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> io::Result<Arc<UdpChannel>> {
+        let channel = Arc::new(UdpChannel {
+            socket: connected_socket(peer)?,
+            peer,
+            label,
+            pending: PendingMap::default(),
+            metrics,
+        });
+        tokio::spawn(Arc::clone(&channel).receive(shutdown));
+        Ok(channel)
+    }
+
+    /// Sends `query` as `attempt` under a fresh random ID; its answer or error goes to
+    /// `mailbox` for as long as the returned registration lives.
+    pub(crate) async fn send(
+        &self,
+        query: &mut Outgoing,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+    ) -> Result<Registration<'_>, AttemptError> {
+        let registration = self
+            .pending
+            .register(query.opcode(), query.question(), attempt, mailbox)
+            .ok_or_else(|| AttemptError::io(io::ErrorKind::ResourceBusy.into()))?;
+        query.set_id(registration.id());
+        self.socket
+            .send(query.datagram())
+            .await
+            .map_err(AttemptError::io)?;
+        Ok(registration)
+    }
+
+    /// Queries waiting on this socket.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        loop {
+            let received = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                r = self.socket.recv_from(&mut buf) => r,
+            };
+            match received {
+                Ok((len, from)) => self.dispatch(&buf[..len], from),
+                Err(e) => {
+                    // ICMP errors on a connected socket name no query: every waiter
+                    // here was sent to the same refusing upstream, so all fail fast.
+                    self.pending.fail_all(e.kind());
+                    if !is_icmp_error(e.kind()) {
+                        tracing::debug!(upstream = %self.label, error = %e, "upstream socket error");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(ERROR_PAUSE) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch(&self, packet: &[u8], from: SocketAddr) {
+        // connect() makes the kernel filter sources already; checked again because it
+        // costs nothing and the answer is trusted on the strength of it.
+        if from.ip() != self.peer.ip() || from.port() != self.peer.port() {
+            self.reject(wire::Reject::Mismatch);
+            return;
+        }
+        let id = match wire::response_id(packet) {
+            Ok(id) => id,
+            Err(why) => return self.reject(why),
+        };
+        if !self.pending.deliver(id, packet) {
+            self.reject(wire::Reject::Mismatch);
+        }
+    }
+
+    fn reject(&self, why: wire::Reject) {
+        self.metrics.record_upstream_error(&self.label, why.label());
+    }
+}
+
+fn is_icmp_error(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+    )
+}
+
+fn connected_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(peer), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer only costs drops under bursts, which retries cover.
+    let _ = socket.set_recv_buffer_size(SO_RCVBUF);
+    socket.set_nonblocking(true)?;
+    let any: IpAddr = match peer {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    // Port 0: the OS picks a random ephemeral port, which is the source-port entropy.
+    socket.bind(&SocketAddr::new(any, 0).into())?;
+    socket.connect(&peer.into())?;
+    UdpSocket::from_std(socket.into())
+}

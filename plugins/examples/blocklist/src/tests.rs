@@ -1,0 +1,127 @@
+//! Behaviour of the whole plugin, through the same config path as the component.
+
+use super::*;
+use wasmdns_plugin_sdk::{load, rtype, Hooks};
+
+fn plugin(json: &str) -> Blocklist {
+    load::<Blocklist>(json).unwrap()
+}
+
+fn verdict(p: &Blocklist, name: &str) -> QueryAction {
+    let client = Client::udp("192.0.2.1".parse().unwrap());
+    p.on_query(&Question::new(name, rtype::A), &client)
+}
+
+const NX: QueryAction = QueryAction::Block(Block::NxDomain);
+
+#[test]
+fn inline_domains_block_subdomains_by_default() {
+    let p = plugin(r#"{"domains":["doubleclick.net"]}"#);
+    assert_eq!(verdict(&p, "doubleclick.net"), NX);
+    assert_eq!(verdict(&p, "ad.doubleclick.net"), NX);
+    assert_eq!(verdict(&p, "a.b.ad.doubleclick.net"), NX);
+    assert_eq!(verdict(&p, "notdoubleclick.net"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "net"), QueryAction::Pass);
+    assert_eq!(verdict(&p, ""), QueryAction::Pass);
+    assert_eq!(p.hooks(), Hooks::ON_QUERY);
+}
+
+#[test]
+fn exact_match_blocks_only_the_name() {
+    let p = plugin(r#"{"domains":["ads.example.com"],"match":"exact"}"#);
+    assert_eq!(verdict(&p, "ads.example.com"), NX);
+    assert_eq!(verdict(&p, "www.ads.example.com"), QueryAction::Pass);
+}
+
+#[test]
+fn list_match_overrides_the_default() {
+    let p = plugin(
+        r#"{"match":"exact","domains":["inline.example"],"lists":[
+            {"format":"domains","content":"listed.example\n","match":"subdomain"},
+            {"format":"domains","content":"exact.example\n"}]}"#,
+    );
+    assert_eq!(verdict(&p, "x.listed.example"), NX);
+    assert_eq!(verdict(&p, "exact.example"), NX);
+    assert_eq!(verdict(&p, "x.exact.example"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "x.inline.example"), QueryAction::Pass);
+}
+
+#[test]
+fn allowlist_wins_below_a_blocked_name() {
+    let p = plugin(r#"{"domains":["example.com"],"allow":["good.example.com"]}"#);
+    assert_eq!(verdict(&p, "ads.example.com"), NX);
+    assert_eq!(verdict(&p, "good.example.com"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "cdn.good.example.com"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "example.com"), NX);
+}
+
+#[test]
+fn adblock_exceptions_feed_the_allowlist() {
+    let p = plugin(
+        r#"{"lists":[{"format":"adblock","content":"||ads.example^\n@@||ok.ads.example^\n"}]}"#,
+    );
+    assert_eq!(verdict(&p, "x.ads.example"), NX);
+    assert_eq!(verdict(&p, "ok.ads.example"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "a.ok.ads.example"), QueryAction::Pass);
+}
+
+#[test]
+fn hosts_lists_never_block_localhost() {
+    let p = plugin(
+        r#"{"lists":[{"format":"hosts","content":"127.0.0.1 localhost\n0.0.0.0 ads.example\n"}]}"#,
+    );
+    assert_eq!(verdict(&p, "localhost"), QueryAction::Pass);
+    assert_eq!(verdict(&p, "ads.example"), NX);
+}
+
+#[test]
+fn block_styles_map_to_verdicts() {
+    for (style, block) in [
+        ("nxdomain", Block::NxDomain),
+        ("refused", Block::Refused),
+        ("null-ip", Block::NullIp),
+    ] {
+        let p = plugin(&format!(r#"{{"domains":["a.example"],"block":"{style}"}}"#));
+        assert_eq!(
+            verdict(&p, "a.example"),
+            QueryAction::Block(block),
+            "{style}"
+        );
+    }
+}
+
+#[test]
+fn inline_names_are_normalised_and_typos_rejected() {
+    let p = plugin(r#"{"domains":["Ads.Example.COM."]}"#);
+    assert_eq!(verdict(&p, "ads.example.com"), NX);
+    let err = load::<Blocklist>(r#"{"domains":["ok.example","bad name"]}"#).unwrap_err();
+    assert_eq!(
+        err,
+        r#"bad config: domains[1] = "bad name" is not a domain name"#
+    );
+    let err = load::<Blocklist>(r#"{"allow":["*.x.com"]}"#).unwrap_err();
+    assert!(err.starts_with("bad config: allow[0]"), "{err}");
+}
+
+#[test]
+fn empty_config_blocks_nothing() {
+    let p = plugin("{}");
+    assert_eq!(verdict(&p, "example.com"), QueryAction::Pass);
+    assert_eq!(p.stats().0, 0);
+}
+
+#[test]
+fn blocking_ignores_type_class_and_client() {
+    let p = plugin(r#"{"domains":["ads.example"]}"#);
+    let v6 = Client {
+        ip: "2001:db8::1".parse().unwrap(),
+        port: 5353,
+        protocol: wasmdns_plugin_sdk::Protocol::Tcp,
+    };
+    let q = Question {
+        name: "ads.example".into(),
+        qtype: rtype::HTTPS,
+        qclass: 3,
+    };
+    assert_eq!(p.on_query(&q, &v6), NX);
+}
