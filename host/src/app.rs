@@ -277,3 +277,6 @@ mod tests {
             .starts_with(&format!("cannot bind tcp {addr}: ")));
     }
 }
+
+#[cfg(test)]
+mod e2e;
