@@ -1,0 +1,135 @@
+//! The `wasmdns` binary: `check` names the file and the key; `run` serves and exits 0 on SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::client;
+use crate::support::{decode, rc, rcode, FakeUpstream, A, Q};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wasmdns");
+
+#[test]
+fn check_rejects_a_bad_file_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nno_such_key = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("broken.toml"), "file not named: {stderr}");
+    assert!(stderr.contains("no_such_key"), "key not named: {stderr}");
+
+    std::fs::write(&path, "[upstream]\nservers = [\"not an address\"]\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("servers"), "key not named: {stderr}");
+}
+
+#[test]
+fn check_accepts_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("good.toml");
+    std::fs::write(&path, "[server]\nlisten = [\"127.0.0.1:0\"]\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A port free for both UDP and TCP right now (the binary cannot report its own).
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_then_exits_0_on_sigterm() {
+    let up = FakeUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.toml");
+    let listen: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let config = format!(
+        "[server]\nlisten = [\"{listen}\"]\n[upstream]\nservers = [\"{}\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        up.addr
+    );
+    std::fs::write(&path, config).unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Poll until it serves (it has to bind first).
+    let q = Q::new("bin.example", A).bytes();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let answer = loop {
+        if let Some(a) = client::udp_maybe(listen, &q, Duration::from_millis(100)).await {
+            break a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "binary never answered on {listen}"
+        );
+        assert!(child.0.try_wait().unwrap().is_none(), "binary exited early");
+    };
+    assert_eq!(rcode(&decode(&answer)), rc::NOERROR);
+
+    let pid = child.0.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own, still running child's pid; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 4 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM: {status:?}"
+    );
+}
+
+/// Kills the child if the test fails before it exits on its own.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

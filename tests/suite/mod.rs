@@ -1,0 +1,14 @@
+//! The test topics, one file per issue-2 area (kept out of `tests/` itself so Cargo
+//! does not build each as its own test binary).
+
+mod admin;
+mod basic;
+mod binary;
+mod cache;
+mod config_files;
+mod edns;
+mod limits;
+mod malformed;
+mod shutdown;
+mod tcp;
+mod upstream_faults;
