@@ -7,6 +7,7 @@
 //! endpoint outlives the drain so `/ready` reports 503 during it.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::listener::tcp::TcpListener;
 use crate::listener::udp::UdpListener;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::plugin::{ChainBuilder, PluginChain, PluginEngine, PluginError};
 use crate::upstream::UpstreamPool;
 
 /// Buffers kept idle at most: enough for every in-flight query's packet and
@@ -44,6 +46,8 @@ pub enum AppError {
     },
     #[error("upstream set-up failed: {0}")]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
 }
 
 impl From<BindError> for AppError {
@@ -84,6 +88,9 @@ impl Running {
             Arc::clone(&metrics),
             Arc::clone(&buffers),
         ));
+        if !config.plugins.is_empty() {
+            pipeline.set_chain(Arc::new(load_chain(&config, &metrics).await?));
+        }
 
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -280,3 +287,24 @@ mod tests {
 
 #[cfg(test)]
 mod e2e;
+
+/// Compiles, links and initialises every configured plugin on a blocking thread
+/// (compilation takes CPU seconds; the runtime's workers keep serving).
+async fn load_chain(config: &Config, metrics: &Arc<Metrics>) -> Result<PluginChain, AppError> {
+    let plugins = config.plugins.clone();
+    let dir = config
+        .source
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let metrics = Arc::clone(metrics);
+    let chain = tokio::task::spawn_blocking(move || {
+        let engine = Arc::new(PluginEngine::new()?);
+        ChainBuilder::new(engine, metrics).build(&plugins, &dir)
+    })
+    .await
+    .map_err(|e| PluginError::Engine(format!("plugin loader stopped: {e}")))??;
+    tracing::info!(plugins = ?chain.names().collect::<Vec<_>>(), "plugin chain loaded");
+    Ok(chain)
+}

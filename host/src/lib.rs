@@ -50,5 +50,6 @@ pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
+pub mod policy;
 pub mod signal;
 pub mod upstream;
