@@ -178,6 +178,9 @@ mod tests {
             min_ttl: POLICY.min_ttl,
             max_ttl: POLICY.max_ttl,
             negative_max_ttl: POLICY.negative_max_ttl,
+            serve_stale: Duration::ZERO,
+            stale_ttl: 30,
+            prefetch: false,
         })
     }
 

@@ -12,18 +12,19 @@ use tokio::task::JoinSet;
 
 use super::wire::{question_eq, HEADER};
 use super::{UpstreamError, UpstreamPool, UpstreamRequest};
-use crate::config::UpstreamConfig;
+use crate::config::{Config, UpstreamConfig};
 use crate::metrics::Metrics;
 use responder::{query, Behaviour, Responder, REAL};
 
 fn config(servers: &[SocketAddr], attempt_ms: u64, deadline_ms: u64) -> UpstreamConfig {
-    UpstreamConfig {
-        servers: servers.to_vec(),
-        attempt_timeout: Duration::from_millis(attempt_ms),
-        deadline: Duration::from_millis(deadline_ms),
-        udp_sockets: 2,
-        edns_payload: 1232,
-    }
+    let mut c = Config::defaults().upstream;
+    c.servers = servers.to_vec();
+    c.attempt_timeout = Duration::from_millis(attempt_ms);
+    c.deadline = Duration::from_millis(deadline_ms);
+    c.udp_sockets = 2;
+    // Probes would add queries the tests count; health tests turn them on.
+    c.health_interval = None;
+    c
 }
 
 async fn pool(
