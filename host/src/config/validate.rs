@@ -157,11 +157,12 @@ impl Validator {
             .iter()
             .map(|t| {
                 let text = t.0.trim();
-                let (is_tcp, rest) = match (text.strip_prefix("tcp://"), text.strip_prefix("udp://")) {
-                    (Some(rest), _) => (true, rest),
-                    (None, Some(rest)) => (false, rest),
-                    (None, None) => (false, text),
-                };
+                let (is_tcp, rest) =
+                    match (text.strip_prefix("tcp://"), text.strip_prefix("udp://")) {
+                        (Some(rest), _) => (true, rest),
+                        (None, Some(rest)) => (false, rest),
+                        (None, None) => (false, text),
+                    };
                 tcp.push(is_tcp);
                 AddrText(rest.to_owned())
             })
