@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::dns::{self, rcode, Answer, Query, Reject, TtlPolicy};
 use crate::logging::RateLimited;
 use crate::metrics::{Dropped, Metrics, Proto};
-use crate::upstream::{UpstreamPool, UpstreamRequest};
+use crate::upstream::{UpstreamError, UpstreamPool, UpstreamRequest};
 
 /// Who sent a query, and how.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +59,10 @@ pub struct Pipeline {
     deadline: Duration,
     inflight: Arc<AtomicUsize>,
     max_inflight: usize,
+    /// The fast answer when load is shed (SERVFAIL or REFUSED).
+    shed_rcode: u16,
+    /// TTL of answers served stale (RFC 8767).
+    stale_ttl: u32,
     security_log: RateLimited,
 }
 
@@ -86,6 +90,8 @@ impl Pipeline {
             deadline: config.upstream.deadline,
             inflight: Arc::new(AtomicUsize::new(0)),
             max_inflight: config.server.max_inflight,
+            shed_rcode: config.server.shed_rcode,
+            stale_ttl: c.stale_ttl,
             security_log: RateLimited::new(config.log.security_rate),
         }
     }
@@ -138,7 +144,7 @@ impl Pipeline {
 
         let Some(slot) = InflightSlot::take(&self.inflight, self.max_inflight) else {
             self.metrics.record_dropped(Dropped::Overload);
-            return self.error(&query, packet, client, received, rcode::SERVFAIL, out);
+            return self.error(&query, packet, client, received, self.shed_rcode, out);
         };
         let mut owned = self.buffers.get();
         owned.extend_from_slice(packet);
@@ -174,7 +180,27 @@ impl Pipeline {
             Ok(wire) => wire,
             Err(e) => {
                 tracing::debug!(client = %client.addr, error = %e, "upstream failed");
-                self.error(&query, &packet, client, received, rcode::SERVFAIL, out);
+                // RFC 8767: an expired answer beats no answer.
+                let stale = key.as_ref().zip(self.cache.as_ref());
+                if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now())) {
+                    self.metrics.cache_stale.inc();
+                    let limit = self.limit(&query, client);
+                    answer.write_stale_response(&query, &packet, self.stale_ttl, limit, out);
+                    self.metrics.record_query(
+                        client.proto,
+                        query.qtype,
+                        answer.rcode(),
+                        received.elapsed(),
+                    );
+                    return;
+                }
+                let rcode = if matches!(e, UpstreamError::Overloaded) {
+                    self.metrics.record_dropped(Dropped::Overload);
+                    self.shed_rcode
+                } else {
+                    rcode::SERVFAIL
+                };
+                self.error(&query, &packet, client, received, rcode, out);
                 return;
             }
         };
