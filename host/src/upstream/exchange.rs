@@ -168,7 +168,7 @@ impl<'p> Exchange<'p> {
     /// [0.5, 1.5) so that clients retrying together spread out.
     fn round_pause(&self, index: usize) -> Duration {
         let n = self.upstreams.len();
-        if (index + 1) % n != 0 {
+        if !(index + 1).is_multiple_of(n) {
             return Duration::ZERO;
         }
         let round = u32::try_from((index + 1) / n).unwrap_or(u32::MAX);

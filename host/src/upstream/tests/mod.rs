@@ -315,3 +315,26 @@ async fn many_concurrent_exchanges_get_their_own_answers() {
     );
     assert_eq!(pool.pending(), 0);
 }
+
+#[tokio::test]
+async fn refusing_upstream_opens_its_circuit_then_queries_fail_at_once() {
+    let closed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let mut cfg = config(&[addr], 500, 2000);
+    cfg.failure_threshold = 2;
+    cfg.cooldown = Duration::from_secs(60);
+    let pool = UpstreamPool::new(&cfg, Arc::new(Metrics::new()))
+        .await
+        .unwrap();
+    let first = ask(&pool, "a.example", SECOND).await;
+    assert!(matches!(first, Err(UpstreamError::Io { .. })), "{first:?}");
+    assert!(
+        !pool.upstream_up_for_test(0),
+        "two refusals open the circuit"
+    );
+    let started = Instant::now();
+    let next = ask(&pool, "b.example", SECOND).await;
+    assert!(matches!(next, Err(UpstreamError::Unavailable)), "{next:?}");
+    assert!(started.elapsed() < Duration::from_millis(50));
+}
