@@ -4,7 +4,9 @@
 //! the stack for all but very long names, so a lookup allocates nothing. moka hashes them with its per-cache
 //! random SipHash key (no hash flooding) and compares the full bytes, so a hash
 //! collision is a miss, never a wrong answer. Entries expire with their answer's
-//! lifetime (moka `Expiry`), and `get` re-checks expiry against the caller's clock.
+//! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry against
+//! the caller's clock and returns only fresh answers, `get_stale` also expired ones
+//! still inside the window (RFC 8767).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,8 +97,10 @@ impl PartialEq for CacheKey {
 
 impl Eq for CacheKey {}
 
-/// Entries live as long as their answer.
-struct AnswerExpiry;
+/// Entries live as long as their answer, plus the serve-stale window.
+struct AnswerExpiry {
+    stale: Duration,
+}
 
 impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
     fn expire_after_create(
@@ -105,7 +109,7 @@ impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
         answer: &Arc<Answer>,
         created_at: Instant,
     ) -> Option<Duration> {
-        Some(answer.remaining(created_at))
+        Some(answer.remaining(created_at).saturating_add(self.stale))
     }
 
     fn expire_after_update(
@@ -115,22 +119,29 @@ impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(answer.remaining(updated_at))
+        Some(answer.remaining(updated_at).saturating_add(self.stale))
     }
 }
 
 /// Bounded answer cache.
 pub struct Cache {
     entries: moka::sync::Cache<Box<[u8]>, Arc<Answer>>,
+    /// How long past expiry an answer may still be served; zero = never.
+    stale: Duration,
 }
 
 impl Cache {
     pub fn new(config: &CacheConfig) -> Cache {
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_entries)
-            .expire_after(AnswerExpiry)
+            .expire_after(AnswerExpiry {
+                stale: config.serve_stale,
+            })
             .build();
-        Cache { entries }
+        Cache {
+            entries,
+            stale: config.serve_stale,
+        }
     }
 
     /// A live (unexpired) answer for `key`.
@@ -138,6 +149,17 @@ impl Cache {
         self.entries
             .get(key.as_bytes())
             .filter(|answer| !answer.expired(now))
+    }
+
+    /// An answer for `key` expired less than the serve-stale window ago (or still
+    /// fresh), for when no upstream can answer. `None` when serve-stale is off.
+    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
+        if self.stale.is_zero() {
+            return None;
+        }
+        self.entries
+            .get(key.as_bytes())
+            .filter(|answer| answer.stale_for(now) < self.stale)
     }
 
     /// Stores `answer` if its lifetime is > 0.
@@ -178,6 +200,9 @@ mod tests {
             min_ttl: POLICY.min_ttl,
             max_ttl: POLICY.max_ttl,
             negative_max_ttl: POLICY.negative_max_ttl,
+            serve_stale: Duration::ZERO,
+            stale_ttl: 30,
+            prefetch: false,
         })
     }
 
@@ -214,6 +239,43 @@ mod tests {
         assert!(cache.get(&key(&other_name), now).is_none());
         assert!(cache.get(&key(&other_type), now).is_none());
         assert_eq!(cache.entry_count(), 1);
+    }
+
+    #[test]
+    fn expired_answers_are_served_stale_only_within_the_window() {
+        let mut config = CacheConfig {
+            max_entries: 100,
+            min_ttl: POLICY.min_ttl,
+            max_ttl: POLICY.max_ttl,
+            negative_max_ttl: POLICY.negative_max_ttl,
+            serve_stale: Duration::from_secs(10),
+            stale_ttl: 30,
+            prefetch: false,
+        };
+        let stale = Cache::new(&config);
+        config.serve_stale = Duration::ZERO;
+        let off = Cache::new(&config);
+        let now = Instant::now();
+        let q = client("www.example.com.", RecordType::A, None, false);
+        for c in [&stale, &off] {
+            c.insert(key(&q), positive("www.example.com.", 1, now));
+        }
+        let later = now + Duration::from_secs(2);
+        assert!(stale.get(&key(&q), later).is_none(), "get is fresh only");
+        assert!(off.get_stale(&key(&q), later).is_none(), "serve-stale off");
+        let answer = stale
+            .get_stale(&key(&q), later)
+            .expect("stale within window");
+        assert!(stale
+            .get_stale(&key(&q), now + Duration::from_secs(12))
+            .is_none());
+
+        let mut out = Vec::new();
+        answer.write_stale_response(&parse_query(&q).unwrap(), &q, 30, 512, &mut out);
+        let m = decode(&out);
+        assert_eq!(m.answers.len(), 1);
+        assert!(m.answers.iter().all(|r| r.ttl == 30), "{m:?}");
+        assert_eq!(m.metadata.id, 0x4242);
     }
 
     #[test]

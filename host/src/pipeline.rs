@@ -21,7 +21,7 @@ use crate::logging::RateLimited;
 use crate::metrics::{Dropped, Metrics, Proto};
 use crate::plugin::{ChainQueryVerdict, ChainResponseVerdict, PluginChain, QuestionView};
 use crate::policy::{self, Rewrite, VerdictError};
-use crate::upstream::{UpstreamPool, UpstreamRequest};
+use crate::upstream::{UpstreamError, UpstreamPool, UpstreamRequest};
 
 /// Who sent a query, and how.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +94,10 @@ pub struct Pipeline {
     deadline: Duration,
     inflight: Arc<AtomicUsize>,
     max_inflight: usize,
+    /// The fast answer when load is shed (SERVFAIL or REFUSED).
+    shed_rcode: u16,
+    /// TTL of answers served stale (RFC 8767).
+    stale_ttl: u32,
     security_log: RateLimited,
     /// Swapped whole on reload; each query loads it once.
     chain: ArcSwap<PluginChain>,
@@ -123,6 +127,8 @@ impl Pipeline {
             deadline: config.upstream.deadline,
             inflight: Arc::new(AtomicUsize::new(0)),
             max_inflight: config.server.max_inflight,
+            shed_rcode: config.server.shed_rcode,
+            stale_ttl: c.stale_ttl,
             security_log: RateLimited::new(config.log.security_rate),
             chain: ArcSwap::from_pointee(PluginChain::empty()),
         }
@@ -197,7 +203,7 @@ impl Pipeline {
 
         let Some(slot) = InflightSlot::take(&self.inflight, self.max_inflight) else {
             self.metrics.record_dropped(Dropped::Overload);
-            return self.error(&ask, rcode::SERVFAIL, out);
+            return self.error(&ask, self.shed_rcode, out);
         };
         let mut owned = self.buffers.get();
         owned.extend_from_slice(packet);
@@ -242,7 +248,7 @@ impl Pipeline {
             Ok(wire) => wire,
             Err(e) => {
                 tracing::debug!(client = %client.addr, error = %e, "upstream failed");
-                self.error(&ask, rcode::SERVFAIL, out);
+                self.upstream_failed(&ask, &policy, key.as_ref(), &e, out);
                 return;
             }
         };
@@ -264,6 +270,46 @@ impl Pipeline {
             }
         }
         self.answer(&answer, &ask, &policy, out);
+    }
+
+    /// No upstream answer: an expired answer beats none (RFC 8767), else the shed
+    /// code when overloaded, else SERVFAIL. Stale answers are only served where no
+    /// plugin would see or reshape them (no rewrite, no on-response), so a stale
+    /// path never bypasses policy.
+    fn upstream_failed(
+        &self,
+        ask: &Ask<'_>,
+        policy: &Policy,
+        key: Option<&CacheKey>,
+        error: &UpstreamError,
+        out: &mut Vec<u8>,
+    ) {
+        let plain = policy.rewrite.is_none() && policy.chain.is_none();
+        let stale = key.zip(self.cache.as_ref()).filter(|_| plain);
+        if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now())) {
+            self.metrics.cache_stale.inc();
+            answer.write_stale_response(
+                ask.query,
+                ask.packet,
+                self.stale_ttl,
+                self.limit(ask),
+                out,
+            );
+            self.metrics.record_query(
+                ask.client.proto,
+                ask.query.qtype,
+                answer.rcode(),
+                ask.received.elapsed(),
+            );
+            return;
+        }
+        let code = if matches!(error, UpstreamError::Overloaded) {
+            self.metrics.record_dropped(Dropped::Overload);
+            self.shed_rcode
+        } else {
+            rcode::SERVFAIL
+        };
+        self.error(ask, code, out);
     }
 
     /// The on-query phase. `None`: the answer (blocked, answered locally, failed) is

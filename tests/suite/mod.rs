@@ -9,6 +9,7 @@ mod config_files;
 mod edns;
 mod limits;
 mod malformed;
+mod resilience;
 mod shutdown;
 mod tcp;
 mod upstream_faults;

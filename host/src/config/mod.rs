@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub tcp_max_pipelined: usize,
     /// Cache misses in flight at once; beyond it clients get a fast SERVFAIL.
     pub max_inflight: usize,
+    /// RCODE of the fast answer to shed load (2 SERVFAIL or 5 REFUSED): past
+    /// `max_inflight`, or when every upstream is at its own in-flight limit.
+    pub shed_rcode: u16,
     /// Upper bound on draining in-flight queries at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -68,6 +71,34 @@ pub struct UpstreamConfig {
     pub udp_sockets: usize,
     /// EDNS payload size we advertise upstream.
     pub edns_payload: u16,
+    /// Servers from `servers` spoken to over TCP only (written `tcp://ip:port`).
+    pub tcp_only: Vec<SocketAddr>,
+    pub strategy: Strategy,
+    /// Queries outstanding at once on one upstream; beyond it the upstream is skipped,
+    /// and when all are full the query is shed.
+    pub max_inflight: usize,
+    /// Reused, pipelined TCP connections per upstream (TC fallback and TCP-only servers).
+    pub tcp_connections: usize,
+    /// First pause before going round the upstreams again; doubles, with jitter.
+    pub retry_backoff: Duration,
+    /// Consecutive failures (timeouts, errors) that open an upstream's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps client traffic away before a probe may close it.
+    pub cooldown: Duration,
+    /// Active health probes to every upstream; `None` = off.
+    pub health_interval: Option<Duration>,
+    /// The name probed (type NS), e.g. `.`.
+    pub health_name: String,
+}
+
+/// How the upstream tried first is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Lowest smoothed RTT, timeouts penalised, idle upstreams decaying back.
+    Srtt,
+    RoundRobin,
+    /// In configured order: the first healthy one.
+    Failover,
 }
 
 /// Response cache (`[cache]`).
@@ -79,6 +110,13 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Cap on negative (NXDOMAIN/NODATA) lifetimes, RFC 2308 §5.
     pub negative_max_ttl: u32,
+    /// How long past expiry an answer may still be served when upstreams fail
+    /// (RFC 8767); zero = off.
+    pub serve_stale: Duration,
+    /// TTL written into stale answers (RFC 8767 §5: 30 s).
+    pub stale_ttl: u32,
+    /// Refresh popular entries in the last tenth of their lifetime.
+    pub prefetch: bool,
 }
 
 /// Who may query (`[acl]`).

@@ -3,9 +3,13 @@
 //!
 //! | file | role |
 //! |---|---|
-//! | `pool.rs` | [`UpstreamPool`]: the upstreams and the order to try them |
-//! | `exchange.rs` | one query: attempts, retries and answers within its deadline |
+//! | `pool.rs` | [`UpstreamPool`]: the upstreams, per-query choice, coalescing |
+//! | `strategy.rs` | the order to try them: SRTT, round-robin, failover; skips down or full ones |
+//! | `flight.rs` | identical in-flight queries sharing one exchange |
+//! | `exchange.rs` | one query: attempts, retries with backoff, answers within its deadline |
 //! | `server.rs` | one upstream: its sockets, one attempt (UDP, then TCP on TC), metrics |
+//! | `health.rs` | one upstream's SRTT and circuit breaker |
+//! | `probe.rs` | active health checks and half-open probes |
 //! | `udp.rs` | one connected UDP socket and its receive task |
 //! | `pending.rs` | queries waiting on a socket, by random ID |
 //! | `tcp.rs` | one DNS-over-TCP exchange (RFC 7766 framing) |
@@ -14,9 +18,13 @@
 
 mod error;
 mod exchange;
+mod flight;
+mod health;
 mod pending;
 mod pool;
+mod probe;
 mod server;
+mod strategy;
 mod tcp;
 mod udp;
 mod wire;

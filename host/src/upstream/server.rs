@@ -1,16 +1,17 @@
 //! One upstream server: its pooled UDP sockets, sending an attempt, the TCP retry of a
-//! truncated answer, and its metrics. Health and SRTT (issue 5) belong here.
+//! truncated answer, its health (SRTT, circuit) and its metrics.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::timeout_at;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{AttemptError, UpstreamError};
+use super::health::{Health, Transition};
 use super::pending::{Delivery, Registration};
 use super::tcp;
 use super::udp::UdpChannel;
@@ -27,6 +28,28 @@ pub(crate) struct Upstream {
     sockets: Box<[Arc<UdpChannel>]>,
     next_socket: AtomicUsize,
     metrics: Arc<Metrics>,
+    pub(crate) health: Health,
+    /// Attempts holding an ID here (late answers included), against `max_inflight`.
+    inflight: AtomicUsize,
+    max_inflight: usize,
+}
+
+/// One unit of an upstream's in-flight budget, returned on drop.
+pub(crate) struct InflightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Limits and circuit settings every upstream shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) sockets: usize,
+    pub(crate) max_inflight: usize,
+    pub(crate) failure_threshold: u32,
+    pub(crate) cooldown: Duration,
 }
 
 impl Upstream {
@@ -34,12 +57,12 @@ impl Upstream {
     /// with `shutdown`.
     pub(crate) fn open(
         addr: SocketAddr,
-        sockets: usize,
+        limits: Limits,
         metrics: &Arc<Metrics>,
         shutdown: &CancellationToken,
     ) -> Result<Upstream, UpstreamError> {
         let label: Arc<str> = Arc::from(addr.to_string());
-        let sockets = (0..sockets.max(1))
+        let sockets = (0..limits.sockets.max(1))
             .map(|_| {
                 UdpChannel::open(
                     addr,
@@ -53,13 +76,58 @@ impl Upstream {
                 upstream: addr,
                 source,
             })?;
-        Ok(Upstream {
+        let upstream = Upstream {
             addr,
             label,
             sockets,
             next_socket: AtomicUsize::new(0),
             metrics: Arc::clone(metrics),
-        })
+            health: Health::new(limits.failure_threshold, limits.cooldown),
+            inflight: AtomicUsize::new(0),
+            max_inflight: limits.max_inflight.max(1),
+        };
+        upstream.publish_health();
+        Ok(upstream)
+    }
+
+    /// Whether client queries may be sent here now: circuit closed and room left.
+    pub(crate) fn available(&self) -> bool {
+        self.has_room() && self.health.is_up()
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.inflight.load(Ordering::Relaxed) < self.max_inflight
+    }
+
+    /// Takes one unit of the in-flight budget (checked by the caller beforehand, so
+    /// concurrent queries may overshoot by a few, never without bound).
+    pub(crate) fn hold(&self) -> InflightGuard<'_> {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        InflightGuard(&self.inflight)
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn publish_health(&self) {
+        let srtt = Duration::from_secs_f64(self.health.srtt());
+        self.metrics
+            .set_upstream_health(&self.label, self.health.is_up(), srtt);
+    }
+
+    fn transition(&self, t: Transition) {
+        match t {
+            Transition::None => {}
+            Transition::Opened => {
+                self.metrics.record_circuit_open(&self.label);
+                tracing::warn!(upstream = %self.label, "upstream marked down after consecutive failures");
+            }
+            Transition::Closed => {
+                tracing::info!(upstream = %self.label, "upstream answering again, marked up");
+            }
+        }
+        self.publish_health();
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -126,13 +194,17 @@ impl Upstream {
 
     /// Each request is counted once, by whichever of these three ends it.
     pub(crate) fn answered(&self, proto: Proto, started: Instant) {
-        self.metrics
-            .record_upstream(&self.label, proto, Some(started.elapsed()));
+        let now = Instant::now();
+        let rtt = now.saturating_duration_since(started);
+        self.metrics.record_upstream(&self.label, proto, Some(rtt));
+        self.transition(self.health.success(rtt, now));
     }
 
     pub(crate) fn failed(&self, proto: Proto, kind: &'static str) {
         self.metrics.record_upstream(&self.label, proto, None);
         self.metrics.record_upstream_error(&self.label, kind);
+        let timeout = kind == "timeout";
+        self.transition(self.health.failure(timeout, Instant::now()));
     }
 
     /// Sent, but the exchange ended before it could be answered or time out.

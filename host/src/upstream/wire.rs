@@ -38,6 +38,14 @@ impl Outgoing {
         })
     }
 
+    /// A copy to send independently (each sender sets its own ID).
+    pub(crate) fn clone_of(other: &Outgoing) -> Outgoing {
+        Outgoing {
+            framed: other.framed.clone(),
+            question: Arc::clone(&other.question),
+        }
+    }
+
     pub(crate) fn set_id(&mut self, id: u16) {
         self.framed[2..4].copy_from_slice(&id.to_be_bytes());
     }
