@@ -108,6 +108,27 @@ async fn blocks_over_udp_and_tcp_with_ede_only_for_edns_clients() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_rcode_blocks_need_edns() {
+    let (_up, proxy) = verdicts_proxy().await;
+    for via in BOTH {
+        let q = Q::new("rcode-23.test", QA).edns(1232, 0, false);
+        let (_, m) = ask(proxy.addr, &q, via).await;
+        assert_eq!(rcode(&m), 23, "BADCOOKIE, its upper bits in the OPT record");
+        // Without OPT only the low 4 bits would arrive (23 → 7, YXDOMAIN).
+        let (_, m) = ask(proxy.addr, &Q::new("rcode-23.test", QA), via).await;
+        assert_eq!(rcode(&m), rc::SERVFAIL);
+        let (_, m) = ask(
+            proxy.addr,
+            &Q::new("rcode-4096.test", QA).edns(1232, 0, false),
+            via,
+        )
+        .await;
+        assert_eq!(rcode(&m), rc::SERVFAIL, "beyond 12 bits");
+    }
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_ip_answers_unspecified_addresses() {
     let (up, proxy) = verdicts_proxy().await;
     for via in BOTH {
