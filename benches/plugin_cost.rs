@@ -6,7 +6,19 @@
 //!
 //! Last result (2 shared cores, x86_64, rustc 1.95, wasmtime 48, release + thin LTO):
 //!
-//! RESULTS-PLACEHOLDER
+//! | benchmark                          | median   | what                                  |
+//! |------------------------------------|----------|---------------------------------------|
+//! | handle_cache_hit/no_plugin         | 289 ns   | parse, ACL, cache hit, patch, metrics |
+//! | handle_cache_hit/pass_plugin       | 773 ns   | + one on-query call that passes       |
+//! | handle_cache_hit/blocklist_100k    | 1.19 µs  | + blocklist lookup (name not listed)  |
+//! | handle_blocked/blocklist_100k      | 1.11 µs  | listed subdomain: NXDOMAIN + EDE      |
+//! | chain_on_query/pass_plugin         | 424 ns   | the chain call alone                  |
+//! | chain_on_query/blocklist_100k      | 964 ns   | the chain call alone, 100k list       |
+//!
+//! So one plugin call costs about 0.45 µs (pool take/return, epoch deadline, lifting
+//! the question and client into the guest) and the 100k-domain lookup about 0.5 µs
+//! more: a blocklist takes a cache hit from ~0.3 µs to ~1.2 µs, inside the 5 µs
+//! per-query budget but the largest item on the hit path.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -132,7 +144,10 @@ fn bench_handle(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let setups = [
         ("no_plugin", Vec::new()),
-        ("pass_plugin", vec![plugin("pass", "test_pass", serde_json::json!({}))]),
+        (
+            "pass_plugin",
+            vec![plugin("pass", "test_pass", serde_json::json!({}))],
+        ),
         ("blocklist_100k", vec![blocklist()]),
     ];
     let hit = query(NAME);
