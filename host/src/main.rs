@@ -44,6 +44,9 @@ struct RunArgs {
     /// Cache size in entries (0 disables). Replaces cache.max_entries.
     #[arg(long, value_name = "N")]
     cache_entries: Option<u64>,
+    /// Admin HTTP address, "ip:port". Replaces admin.listen (and enables it).
+    #[arg(long, value_name = "ADDR", value_parser = config::parse_listen_addr)]
+    admin: Option<SocketAddr>,
 }
 
 impl RunArgs {
@@ -61,6 +64,9 @@ impl RunArgs {
         }
         if let Some(n) = self.cache_entries {
             config.cache.max_entries = n;
+        }
+        if let Some(addr) = self.admin {
+            config.admin.listen = Some(addr);
         }
         Ok(config)
     }
@@ -174,6 +180,8 @@ mod tests {
             "::1",
             "--cache-entries",
             "1250000",
+            "--admin",
+            "127.0.0.1:0",
         ]);
         let c = args.config().unwrap();
         assert_eq!(c.server.listen, ["127.0.0.1:5353".parse().unwrap()]);
@@ -185,6 +193,7 @@ mod tests {
             ]
         );
         assert_eq!(c.cache.max_entries, 1_250_000);
+        assert_eq!(c.admin.listen, Some("127.0.0.1:0".parse().unwrap()));
     }
 
     #[test]

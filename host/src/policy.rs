@@ -76,8 +76,10 @@ pub fn write_block(
         BlockKind::Nxdomain => rcode::NXDOMAIN,
         BlockKind::Refused => rcode::REFUSED,
         BlockKind::NullIp => rcode::NOERROR,
-        // A 12-bit RCODE is all the wire can carry.
-        BlockKind::Rcode(n) if n < 4096 => n,
+        // A 12-bit RCODE is all the wire can carry, and its upper 8 bits travel in
+        // the OPT record (RFC 6891 §6.1.3): a client that sent no EDNS would read
+        // only the low 4 bits, a different code (23 BADCOOKIE → 7 YXDOMAIN).
+        BlockKind::Rcode(n) if n < 16 || (n < 4096 && query.edns.is_some()) => n,
         BlockKind::Rcode(_) => rcode::SERVFAIL,
     };
     let mut response = LocalResponse::start(query, packet, code, out);

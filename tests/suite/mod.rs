@@ -9,6 +9,8 @@ mod config_files;
 mod edns;
 mod limits;
 mod malformed;
+mod plugin_sandbox;
+mod plugins;
 mod resilience;
 mod shutdown;
 mod tcp;

@@ -75,9 +75,7 @@ impl PluginFactory {
         )
         .map_err(link)?;
         // Whatever else the component imports (sockets, ...) is denied: calling it traps.
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(link)?;
+        sandbox::deny_other_imports(&mut linker, engine.engine(), &component).map_err(link)?;
         let pre = linker.instantiate_pre(&component).map_err(link)?;
         let pre = v0_1::PluginPre::new(pre).map_err(|e| contract(format!("{e:#}")))?;
         let config_json =
