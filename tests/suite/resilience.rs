@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::support::client::{self, max_ttl};
+use crate::support::upstream::Proto;
 use crate::support::{decode, rc, rcode, setup, FakeUpstream, Proxy, Reply, A, Q};
 
 const ADDR: [u8; 4] = [192, 0, 2, 9];
@@ -248,6 +249,66 @@ async fn two_thousand_distinct_queries_in_flight_are_all_answered() {
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_upstream_is_asked_over_few_reused_pipelined_connections() {
+    let (up, proxy) = setup(|c| {
+        c.upstream.tcp_only = c.upstream.servers.clone();
+        c.upstream.tcp_connections = 2;
+        // Probes, or a retry of the slow query, would be extra queries.
+        c.upstream.health_interval = None;
+        c.upstream.attempt_timeout = Duration::from_secs(1);
+    })
+    .await;
+    up.on(
+        "slow.example",
+        Reply::a(300, ADDR).delay(Duration::from_millis(400)),
+    );
+    let slow = {
+        let addr = proxy.addr;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let m = decode(&client::udp(addr, &Q::new("slow.example", A).bytes()).await);
+            (rcode(&m), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Asked while the slow answer is outstanding on one of the two connections: no
+    // query waits behind it.
+    let mut set = JoinSet::new();
+    for i in 0..10 {
+        let addr = proxy.addr;
+        set.spawn(async move {
+            let started = Instant::now();
+            let name = format!("p{i}.tcp.example");
+            let m = decode(&client::udp(addr, &Q::new(&name, A).bytes()).await);
+            (rcode(&m), started.elapsed())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let (code, elapsed) = r.unwrap();
+        assert_eq!(code, rc::NOERROR);
+        assert!(elapsed < Duration::from_millis(300), "blocked: {elapsed:?}");
+    }
+    let (code, elapsed) = slow.await.unwrap();
+    assert_eq!(code, rc::NOERROR);
+    assert!(elapsed >= Duration::from_millis(400));
+    let seen = up.seen();
+    assert_eq!(seen.len(), 11, "{seen:#?}");
+    assert!(
+        seen.iter().all(|s| s.proto == Proto::Tcp),
+        "UDP used: {seen:?}"
+    );
+    let mut connections: Vec<_> = seen.iter().map(|s| s.src).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    assert_eq!(
+        connections.len(),
+        2,
+        "11 queries over the 2 pooled connections"
     );
     proxy.stop().await;
 }
