@@ -7,11 +7,22 @@
 //! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry against
 //! the caller's clock and returns only fresh answers, `get_stale` also expired ones
 //! still inside the window (RFC 8767).
+//!
+//! With prefetch on, a hit on an entry hit before and in the last tenth of its
+//! lifetime queues a [`Refresh`] (bounded; dropped when full) for the pipeline's
+//! prefetch worker, so popular names are renewed before they expire.
 
-use std::sync::Arc;
+mod entry;
+
+pub use entry::Refresh;
+
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
+use tokio::sync::mpsc;
+
+use entry::Entry;
 
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
@@ -23,6 +34,8 @@ const KEY_PREFIX: usize = 5;
 const KEY_INLINE: usize = 62;
 const FLAG_DO: u8 = 0x01;
 const FLAG_CD: u8 = 0x02;
+/// Refreshes waiting for the worker; beyond it a hit simply does not queue one.
+const REFRESH_QUEUE: usize = 1024;
 
 /// Lookup key of a query: its exact bytes, inline when they fit.
 #[derive(Clone)]
@@ -102,32 +115,46 @@ struct AnswerExpiry {
     stale: Duration,
 }
 
-impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
+impl Expiry<Box<[u8]>, Arc<Entry>> for AnswerExpiry {
     fn expire_after_create(
         &self,
         _key: &Box<[u8]>,
-        answer: &Arc<Answer>,
+        entry: &Arc<Entry>,
         created_at: Instant,
     ) -> Option<Duration> {
-        Some(answer.remaining(created_at).saturating_add(self.stale))
+        Some(
+            entry
+                .answer
+                .remaining(created_at)
+                .saturating_add(self.stale),
+        )
     }
 
     fn expire_after_update(
         &self,
         _key: &Box<[u8]>,
-        answer: &Arc<Answer>,
+        entry: &Arc<Entry>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(answer.remaining(updated_at).saturating_add(self.stale))
+        Some(
+            entry
+                .answer
+                .remaining(updated_at)
+                .saturating_add(self.stale),
+        )
     }
 }
 
 /// Bounded answer cache.
 pub struct Cache {
-    entries: moka::sync::Cache<Box<[u8]>, Arc<Answer>>,
+    entries: moka::sync::Cache<Box<[u8]>, Arc<Entry>>,
     /// How long past expiry an answer may still be served; zero = never.
     stale: Duration,
+    /// Where hits queue refreshes; `None` with prefetch off.
+    refreshes: Option<mpsc::Sender<Refresh>>,
+    /// The worker's end of the queue, until it takes it.
+    queue: Mutex<Option<mpsc::Receiver<Refresh>>>,
 }
 
 impl Cache {
@@ -138,17 +165,42 @@ impl Cache {
                 stale: config.serve_stale,
             })
             .build();
+        let (refreshes, queue) = if config.prefetch {
+            let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         Cache {
             entries,
             stale: config.serve_stale,
+            refreshes,
+            queue: Mutex::new(queue),
         }
     }
 
-    /// A live (unexpired) answer for `key`.
+    /// A live (unexpired) answer for `key`; may queue a refresh of it (prefetch).
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
-        self.entries
-            .get(key.as_bytes())
-            .filter(|answer| !answer.expired(now))
+        let entry = self.entries.get(key.as_bytes())?;
+        if entry.answer.expired(now) {
+            return None;
+        }
+        if let Some(refreshes) = &self.refreshes {
+            if entry.hit_wants_refresh(now) {
+                // A full queue drops the request, which frees the entry to ask again.
+                let _ = refreshes.try_send(Refresh::new(key.clone(), Arc::clone(&entry)));
+            }
+        }
+        Some(Arc::clone(&entry.answer))
+    }
+
+    /// The queue of refreshes for the prefetch worker: `Some` once, and only with
+    /// prefetch on.
+    pub fn take_refreshes(&self) -> Option<mpsc::Receiver<Refresh>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// An answer for `key` expired less than the serve-stale window ago (or still
@@ -159,13 +211,15 @@ impl Cache {
         }
         self.entries
             .get(key.as_bytes())
+            .map(|entry| Arc::clone(&entry.answer))
             .filter(|answer| answer.stale_for(now) < self.stale)
     }
 
     /// Stores `answer` if its lifetime is > 0.
     pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
         if answer.lifetime() > 0 {
-            self.entries.insert(key.into_boxed(), answer);
+            self.entries
+                .insert(key.into_boxed(), Arc::new(Entry::new(answer)));
         }
     }
 
