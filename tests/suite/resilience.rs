@@ -312,3 +312,45 @@ async fn tcp_upstream_is_asked_over_few_reused_pipelined_connections() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flapping_upstream_never_costs_a_client_answer() {
+    let a = FakeUpstream::start().await;
+    let b = FakeUpstream::start().await;
+    // b is slow but steady; a is preferred whenever it is up (under SRTT its
+    // timeouts would keep it out of favour long after it is back, by design).
+    b.set_default(Reply::a(300, ADDR).delay(Duration::from_millis(30)));
+    let proxy = Proxy::start(&a, |c| {
+        fast(c);
+        c.upstream.servers = vec![a.addr, b.addr];
+        c.upstream.strategy = wasmdns::config::Strategy::Failover;
+    })
+    .await;
+    let started = Instant::now();
+    let mut asked_while_up = Vec::new();
+    let mut worst = Duration::ZERO;
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(1800) {
+        // Down for 300 ms, up for 300 ms, three times over.
+        let down = (started.elapsed().as_millis() / 300) % 2 == 0;
+        a.silence(down);
+        let name = format!("flap{i}.example");
+        let (code, elapsed) = ask(&proxy, &name).await;
+        assert_eq!(code, rc::NOERROR, "{name} failed (a down: {down})");
+        worst = worst.max(elapsed);
+        if !down {
+            asked_while_up.push(name);
+        }
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // At worst one attempt timeout on a, then b's answer.
+    assert!(worst < Duration::from_millis(400), "worst {worst:?}");
+    let back_on_a = asked_while_up
+        .iter()
+        .filter(|name| a.count_name(name) > 0)
+        .count();
+    assert!(back_on_a > 0, "a never used again after coming back");
+    assert!(b.seen().len() > 0, "b never covered for a");
+    proxy.stop().await;
+}
