@@ -332,7 +332,7 @@ async fn flapping_upstream_never_costs_a_client_answer() {
     let mut i = 0;
     while started.elapsed() < Duration::from_millis(1800) {
         // Down for 300 ms, up for 300 ms, three times over.
-        let down = (started.elapsed().as_millis() / 300) % 2 == 0;
+        let down = (started.elapsed().as_millis() / 300).is_multiple_of(2);
         a.silence(down);
         let name = format!("flap{i}.example");
         let (code, elapsed) = ask(&proxy, &name).await;
@@ -351,6 +351,6 @@ async fn flapping_upstream_never_costs_a_client_answer() {
         .filter(|name| a.count_name(name) > 0)
         .count();
     assert!(back_on_a > 0, "a never used again after coming back");
-    assert!(b.seen().len() > 0, "b never covered for a");
+    assert!(!b.seen().is_empty(), "b never covered for a");
     proxy.stop().await;
 }
