@@ -94,6 +94,7 @@ impl Running {
 
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        tasks.spawn(Arc::clone(&pipeline).run_prefetch(shutdown.clone()));
         let wiring = Wiring {
             pipeline: &pipeline,
             buffers: &buffers,

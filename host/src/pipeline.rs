@@ -4,6 +4,9 @@
 //! rejections, policy verdicts and cache hits in place and hands back a [`Miss`]
 //! for everything that needs an upstream, which the listener resolves on its own
 //! task with [`Pipeline::resolve`]. No sockets and no wasmtime here.
+//! [`Pipeline::run_prefetch`] (in `prefetch.rs`) refreshes popular cache entries.
+
+mod prefetch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

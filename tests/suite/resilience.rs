@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::support::client::{self, max_ttl};
+use crate::support::upstream::Proto;
 use crate::support::{decode, rc, rcode, setup, FakeUpstream, Proxy, Reply, A, Q};
 
 const ADDR: [u8; 4] = [192, 0, 2, 9];
@@ -249,5 +250,107 @@ async fn two_thousand_distinct_queries_in_flight_are_all_answered() {
         "{:?}",
         started.elapsed()
     );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_upstream_is_asked_over_few_reused_pipelined_connections() {
+    let (up, proxy) = setup(|c| {
+        c.upstream.tcp_only = c.upstream.servers.clone();
+        c.upstream.tcp_connections = 2;
+        // Probes, or a retry of the slow query, would be extra queries.
+        c.upstream.health_interval = None;
+        c.upstream.attempt_timeout = Duration::from_secs(1);
+    })
+    .await;
+    up.on(
+        "slow.example",
+        Reply::a(300, ADDR).delay(Duration::from_millis(400)),
+    );
+    let slow = {
+        let addr = proxy.addr;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let m = decode(&client::udp(addr, &Q::new("slow.example", A).bytes()).await);
+            (rcode(&m), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Asked while the slow answer is outstanding on one of the two connections: no
+    // query waits behind it.
+    let mut set = JoinSet::new();
+    for i in 0..10 {
+        let addr = proxy.addr;
+        set.spawn(async move {
+            let started = Instant::now();
+            let name = format!("p{i}.tcp.example");
+            let m = decode(&client::udp(addr, &Q::new(&name, A).bytes()).await);
+            (rcode(&m), started.elapsed())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let (code, elapsed) = r.unwrap();
+        assert_eq!(code, rc::NOERROR);
+        assert!(elapsed < Duration::from_millis(300), "blocked: {elapsed:?}");
+    }
+    let (code, elapsed) = slow.await.unwrap();
+    assert_eq!(code, rc::NOERROR);
+    assert!(elapsed >= Duration::from_millis(400));
+    let seen = up.seen();
+    assert_eq!(seen.len(), 11, "{seen:#?}");
+    assert!(
+        seen.iter().all(|s| s.proto == Proto::Tcp),
+        "UDP used: {seen:?}"
+    );
+    let mut connections: Vec<_> = seen.iter().map(|s| s.src).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    assert_eq!(
+        connections.len(),
+        2,
+        "11 queries over the 2 pooled connections"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flapping_upstream_never_costs_a_client_answer() {
+    let a = FakeUpstream::start().await;
+    let b = FakeUpstream::start().await;
+    // b is slow but steady; a is preferred whenever it is up (under SRTT its
+    // timeouts would keep it out of favour long after it is back, by design).
+    b.set_default(Reply::a(300, ADDR).delay(Duration::from_millis(30)));
+    let proxy = Proxy::start(&a, |c| {
+        fast(c);
+        c.upstream.servers = vec![a.addr, b.addr];
+        c.upstream.strategy = wasmdns::config::Strategy::Failover;
+    })
+    .await;
+    let started = Instant::now();
+    let mut asked_while_up = Vec::new();
+    let mut worst = Duration::ZERO;
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(1800) {
+        // Down for 300 ms, up for 300 ms, three times over.
+        let down = (started.elapsed().as_millis() / 300).is_multiple_of(2);
+        a.silence(down);
+        let name = format!("flap{i}.example");
+        let (code, elapsed) = ask(&proxy, &name).await;
+        assert_eq!(code, rc::NOERROR, "{name} failed (a down: {down})");
+        worst = worst.max(elapsed);
+        if !down {
+            asked_while_up.push(name);
+        }
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // At worst one attempt timeout on a, then b's answer.
+    assert!(worst < Duration::from_millis(400), "worst {worst:?}");
+    let back_on_a = asked_while_up
+        .iter()
+        .filter(|name| a.count_name(name) > 0)
+        .count();
+    assert!(back_on_a > 0, "a never used again after coming back");
+    assert!(!b.seen().is_empty(), "b never covered for a");
     proxy.stop().await;
 }

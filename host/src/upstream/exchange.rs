@@ -11,6 +11,7 @@ use tokio::time::timeout_at;
 use super::error::{AttemptError, UpstreamError};
 use super::pending::{Delivery, Outcome, Registration};
 use super::server::{InflightGuard, Upstream};
+use super::tcp::CLOSED;
 use super::wire::{self, Outgoing};
 use crate::metrics::Proto;
 
@@ -43,6 +44,8 @@ pub(crate) struct Exchange<'p> {
     current: Option<usize>,
     next_send: Instant,
     failures: usize,
+    /// A TCP connection already closed under this query once and it was sent again.
+    resent: bool,
 }
 
 impl<'p> Exchange<'p> {
@@ -67,6 +70,7 @@ impl<'p> Exchange<'p> {
             current: None,
             next_send: Instant::now(),
             failures: 0,
+            resent: false,
         }
     }
 
@@ -89,7 +93,8 @@ impl<'p> Exchange<'p> {
                 if let Some(answer) = self.deliver(delivery).await? {
                     // A late answer to an earlier attempt made the newest one moot.
                     if let Some(index) = self.current.take() {
-                        self.attempts[index].upstream.abandoned(Proto::Udp);
+                        let upstream = self.attempts[index].upstream;
+                        upstream.abandoned(upstream.proto());
                     }
                     return Ok(answer);
                 }
@@ -100,13 +105,18 @@ impl<'p> Exchange<'p> {
     /// The newest attempt ran out of time; it stays open for a late answer.
     fn expire_current(&mut self) {
         if let Some(index) = self.current.take() {
-            self.attempts[index].upstream.timed_out(Proto::Udp);
+            let upstream = self.attempts[index].upstream;
+            upstream.timed_out(upstream.proto());
         }
     }
 
     async fn send(&mut self, now: Instant) -> Result<(), UpstreamError> {
+        let upstream = self.pick(self.attempts.len());
+        self.send_to(upstream, now).await
+    }
+
+    async fn send_to(&mut self, upstream: &'p Upstream, now: Instant) -> Result<(), UpstreamError> {
         let index = self.attempts.len();
-        let upstream = self.pick(index);
         let until = (now + self.attempt_timeout).min(self.deadline);
         let load = upstream.hold();
         let sent = upstream
@@ -195,15 +205,23 @@ impl<'p> Exchange<'p> {
             // An older attempt was already counted as timed out, and the current one
             // decides what happens next.
             Outcome::Failed(_) if !is_current => Ok(None),
+            // The connection closed before answering (often an idle close by the
+            // upstream racing our query): not the upstream failing, so once, again.
+            Outcome::Failed(CLOSED) if upstream.tcp_only() && !self.resent => {
+                self.resent = true;
+                upstream.abandoned(Proto::Tcp);
+                self.send_to(upstream, Instant::now()).await.map(|()| None)
+            }
             Outcome::Failed(kind) => {
-                upstream.failed(Proto::Udp, "io");
+                upstream.failed(upstream.proto(), "io");
                 self.fail(upstream, kind.into()).map(|()| None)
             }
             Outcome::Answer(answer) => {
                 if is_current {
-                    upstream.answered(Proto::Udp, started);
+                    upstream.answered(upstream.proto(), started);
                 }
-                if !wire::truncated(&answer) {
+                // TC over TCP cannot be bettered: relayed as it is.
+                if !wire::truncated(&answer) || upstream.tcp_only() {
                     return Ok(Some(upstream.counted(answer)));
                 }
                 match upstream.over_tcp(&mut self.query, self.deadline).await {

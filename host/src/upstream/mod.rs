@@ -1,5 +1,6 @@
-//! Upstream resolvers: pooled UDP sockets, TCP fallback on TC, matching of answers
-//! to queries, retries inside the query's deadline.
+//! Upstream resolvers: pooled UDP sockets, pooled pipelined TCP connections (on TC,
+//! and for `tcp://` servers), matching of answers to queries, retries inside the
+//! query's deadline.
 //!
 //! | file | role |
 //! |---|---|
@@ -12,7 +13,8 @@
 //! | `probe.rs` | active health checks and half-open probes |
 //! | `udp.rs` | one connected UDP socket and its receive task |
 //! | `pending.rs` | queries waiting on a socket, by random ID |
-//! | `tcp.rs` | one DNS-over-TCP exchange (RFC 7766 framing) |
+//! | `tcp_pool.rs` | one upstream's TCP connections, opened lazily, reopened once closed |
+//! | `tcp.rs` | one reused, pipelined TCP connection and its reader and writer tasks (RFC 7766) |
 //! | `wire.rs` | the query as sent, and the checks an answer must pass |
 //! | `error.rs` | [`UpstreamError`] |
 
@@ -26,6 +28,7 @@ mod probe;
 mod server;
 mod strategy;
 mod tcp;
+mod tcp_pool;
 mod udp;
 mod wire;
 

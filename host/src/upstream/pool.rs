@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 
 /// Floor on the attempt timeout, so a zero in a config cannot spin the retry loop.
 const MIN_ATTEMPT: Duration = Duration::from_millis(10);
+/// We close an idle upstream TCP connection first: servers commonly drop them after
+/// about 10 s, and a query written just as they do is one wasted round trip.
+const TCP_IDLE: Duration = Duration::from_secs(8);
 
 /// What the exchanges and the prober share.
 pub(crate) struct PoolInner {
@@ -57,11 +60,16 @@ impl UpstreamPool {
             max_inflight: config.max_inflight,
             failure_threshold: config.failure_threshold,
             cooldown: config.cooldown,
+            tcp_connections: config.tcp_connections,
+            tcp_idle: TCP_IDLE,
         };
         let upstreams = config
             .servers
             .iter()
-            .map(|&addr| Upstream::open(addr, limits, &metrics, &shutdown))
+            .map(|&addr| {
+                let tcp_only = config.tcp_only.contains(&addr);
+                Upstream::open(addr, tcp_only, limits, &metrics, &shutdown)
+            })
             .collect::<Result<Box<[_]>, _>>()?;
         let inner = Arc::new(PoolInner {
             upstreams,

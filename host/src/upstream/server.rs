@@ -1,5 +1,6 @@
-//! One upstream server: its pooled UDP sockets, sending an attempt, the TCP retry of a
-//! truncated answer, its health (SRTT, circuit) and its metrics.
+//! One upstream server: its pooled UDP sockets and TCP connections, sending an attempt
+//! (over TCP only for `tcp://` servers), the TCP retry of a truncated answer, its
+//! health (SRTT, circuit) and its metrics.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::{AttemptError, UpstreamError};
 use super::health::{Health, Transition};
 use super::pending::{Delivery, Registration};
-use super::tcp;
+use super::tcp_pool::TcpPool;
 use super::udp::UdpChannel;
 use super::wire::{self, Outgoing};
 use crate::metrics::{Metrics, Proto};
@@ -25,8 +26,11 @@ pub(crate) struct Upstream {
     addr: SocketAddr,
     /// `ip:port`, the metrics label, formatted once.
     label: Arc<str>,
+    /// Empty for a TCP-only upstream.
     sockets: Box<[Arc<UdpChannel>]>,
     next_socket: AtomicUsize,
+    tcp: TcpPool,
+    tcp_only: bool,
     metrics: Arc<Metrics>,
     pub(crate) health: Health,
     /// Attempts holding an ID here (late answers included), against `max_inflight`.
@@ -50,19 +54,24 @@ pub(crate) struct Limits {
     pub(crate) max_inflight: usize,
     pub(crate) failure_threshold: u32,
     pub(crate) cooldown: Duration,
+    pub(crate) tcp_connections: usize,
+    /// Our own idle close of an upstream TCP connection, ahead of the upstream's.
+    pub(crate) tcp_idle: Duration,
 }
 
 impl Upstream {
-    /// Opens `sockets` UDP sockets to `addr` (at least one); their receive tasks end
-    /// with `shutdown`.
+    /// Opens `sockets` UDP sockets to `addr` (at least one; none when `tcp_only`);
+    /// their receive tasks and the TCP connections end with `shutdown`.
     pub(crate) fn open(
         addr: SocketAddr,
+        tcp_only: bool,
         limits: Limits,
         metrics: &Arc<Metrics>,
         shutdown: &CancellationToken,
     ) -> Result<Upstream, UpstreamError> {
         let label: Arc<str> = Arc::from(addr.to_string());
-        let sockets = (0..limits.sockets.max(1))
+        let udp_sockets = if tcp_only { 0 } else { limits.sockets.max(1) };
+        let sockets = (0..udp_sockets)
             .map(|_| {
                 UdpChannel::open(
                     addr,
@@ -76,11 +85,21 @@ impl Upstream {
                 upstream: addr,
                 source,
             })?;
+        let tcp = TcpPool::new(
+            addr,
+            limits.tcp_connections,
+            limits.tcp_idle,
+            Arc::clone(&label),
+            Arc::clone(metrics),
+            shutdown.clone(),
+        );
         let upstream = Upstream {
             addr,
             label,
             sockets,
             next_socket: AtomicUsize::new(0),
+            tcp,
+            tcp_only,
             metrics: Arc::clone(metrics),
             health: Health::new(limits.failure_threshold, limits.cooldown),
             inflight: AtomicUsize::new(0),
@@ -134,8 +153,17 @@ impl Upstream {
         self.addr
     }
 
-    /// Sends `query` over UDP as `attempt`, the outcome going to `mailbox`. Gives up
-    /// at `until` if the socket will not take the datagram.
+    /// What an attempt here goes over.
+    pub(crate) fn proto(&self) -> Proto {
+        if self.tcp_only {
+            Proto::Tcp
+        } else {
+            Proto::Udp
+        }
+    }
+
+    /// Sends `query` as `attempt` (over UDP, or TCP for a TCP-only upstream), the
+    /// outcome going to `mailbox`. Gives up at `until` if it cannot be sent by then.
     pub(crate) async fn send(
         &self,
         query: &mut Outgoing,
@@ -143,15 +171,20 @@ impl Upstream {
         mailbox: &UnboundedSender<Delivery>,
         until: Instant,
     ) -> Result<Registration<'_>, AttemptError> {
-        let socket = self.pick_socket();
-        match timeout_at(until.into(), socket.send(query, attempt, mailbox)).await {
+        let sent = if self.tcp_only {
+            timeout_at(until.into(), self.tcp.send(query, attempt, mailbox)).await
+        } else {
+            let socket = self.pick_socket();
+            timeout_at(until.into(), socket.send(query, attempt, mailbox)).await
+        };
+        match sent {
             Ok(Ok(registration)) => Ok(registration),
             Ok(Err(e)) => {
-                self.failed(Proto::Udp, e.kind());
+                self.failed(self.proto(), e.kind());
                 Err(e)
             }
             Err(_) => {
-                self.timed_out(Proto::Udp);
+                self.timed_out(self.proto());
                 Err(AttemptError::Timeout)
             }
         }
@@ -165,7 +198,7 @@ impl Upstream {
     ) -> Result<Vec<u8>, AttemptError> {
         self.metrics.record_upstream_error(&self.label, "truncated");
         let started = Instant::now();
-        match timeout_at(deadline.into(), tcp::exchange(self.addr, query)).await {
+        match timeout_at(deadline.into(), self.tcp.exchange(query)).await {
             Ok(Ok(answer)) => {
                 self.answered(Proto::Tcp, started);
                 Ok(self.counted(answer))
@@ -181,9 +214,13 @@ impl Upstream {
         }
     }
 
-    /// Queries waiting on this upstream's UDP sockets.
+    /// Queries waiting on this upstream's sockets and connections.
     pub(crate) fn pending(&self) -> usize {
-        self.sockets.iter().map(|s| s.pending()).sum()
+        self.sockets.iter().map(|s| s.pending()).sum::<usize>() + self.tcp.pending()
+    }
+
+    pub(crate) fn tcp_only(&self) -> bool {
+        self.tcp_only
     }
 
     /// Round-robin: spreads load over the sockets, so over their source ports.

@@ -108,14 +108,6 @@ pub(crate) fn answers(response: &[u8], opcode: u8, question: &[u8]) -> bool {
             .is_some_and(|rest| question_eq(question, rest))
 }
 
-/// Checks a whole response (TCP, where there is no pending map): ID, QR, opcode, question.
-pub(crate) fn check(response: &[u8], id: u16, opcode: u8, question: &[u8]) -> Result<(), Reject> {
-    if response_id(response)? != id || !answers(response, opcode, question) {
-        return Err(Reject::Mismatch);
-    }
-    Ok(())
-}
-
 /// Whether `got` starts with `expected` (an uncompressed question), label bytes compared
 /// ASCII case-insensitively and everything else (lengths, type, class) exactly. Folding
 /// case over the whole question would be wrong: type 65 (HTTPS) and 97 differ only in
@@ -265,19 +257,6 @@ mod tests {
         for cut in 0..HEADER + QUESTION.len() {
             assert!(!answers(&r[..cut], 0, QUESTION), "cut at {cut}");
         }
-    }
-
-    #[test]
-    fn check_wants_the_id_too() {
-        assert_eq!(check(&response(0x1234), 0x1234, 0, QUESTION), Ok(()));
-        assert_eq!(
-            check(&response(0x1234), 0x1235, 0, QUESTION),
-            Err(Reject::Mismatch)
-        );
-        assert_eq!(
-            check(&[0x12, 0x34, 0x80], 0x1234, 0, QUESTION),
-            Err(Reject::Garbage)
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! send garbage, truncate, stay silent or refuse.
 
 mod responder;
+mod tcp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
