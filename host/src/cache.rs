@@ -169,6 +169,19 @@ impl Cache {
         }
     }
 
+    /// A cache built for `config` holding this one's entries, for a reload that
+    /// changes the size or the serve-stale window (moka fixes both at build time).
+    /// Expiry restarts from each answer's remaining lifetime, so nothing lives
+    /// longer than its TTL. When shrinking, the new cache evicts down to size.
+    /// Slow (a copy of every entry): call it off the query path.
+    pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
+        let next = Cache::new(config);
+        for (key, answer) in self.entries.iter() {
+            next.entries.insert(Box::<[u8]>::clone(&key), answer);
+        }
+        next
+    }
+
     /// Entries currently held. Runs moka's pending maintenance first, so call it
     /// for metrics, not per query.
     pub fn entry_count(&self) -> u64 {
@@ -193,6 +206,49 @@ mod tests {
         max_ttl: 86_400,
         negative_max_ttl: 3600,
     };
+
+    #[test]
+    fn rebuilt_keeps_entries_under_new_limits() {
+        let old = cache(100);
+        let now = Instant::now();
+        let keys: Vec<CacheKey> = (0..10)
+            .map(|i| {
+                let name = format!("n{i}.example.");
+                let k = key(&client(&name, RecordType::A, None, false));
+                old.insert(k.clone(), positive(&name, 300, now));
+                k
+            })
+            .collect();
+        let bigger = old.rebuilt(&CacheConfig {
+            max_entries: 1000,
+            serve_stale: Duration::from_secs(60),
+            ..config(100)
+        });
+        assert_eq!(bigger.entry_count(), 10);
+        assert!(keys.iter().all(|k| bigger.get(k, now).is_some()));
+        assert!(
+            bigger.get_stale(&keys[0], now).is_some(),
+            "new window applies"
+        );
+        let smaller = old.rebuilt(&CacheConfig {
+            max_entries: 3,
+            ..config(100)
+        });
+        assert!(smaller.entry_count() <= 3, "{}", smaller.entry_count());
+        assert_eq!(old.entry_count(), 10, "the old cache is untouched");
+    }
+
+    fn config(max_entries: u64) -> CacheConfig {
+        CacheConfig {
+            max_entries,
+            min_ttl: POLICY.min_ttl,
+            max_ttl: POLICY.max_ttl,
+            negative_max_ttl: POLICY.negative_max_ttl,
+            serve_stale: Duration::ZERO,
+            stale_ttl: 30,
+            prefetch: false,
+        }
+    }
 
     fn cache(max_entries: u64) -> Cache {
         Cache::new(&CacheConfig {

@@ -47,6 +47,6 @@ pub use types::{
 };
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

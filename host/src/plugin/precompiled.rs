@@ -61,8 +61,7 @@ impl PrecompiledCache {
     /// The artefact path for component bytes whose SHA-256 is `wasm_sha256`.
     pub fn path_for(&self, wasm_sha256: &[u8; 32]) -> PathBuf {
         let short = &self.engine_key[..16];
-        self.dir
-            .join(format!("{}-{short}.cwasm", hex(wasm_sha256)))
+        self.dir.join(format!("{}-{short}.cwasm", hex(wasm_sha256)))
     }
 
     /// The compiled component for `bytes`: from disk when a verified artefact is

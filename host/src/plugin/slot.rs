@@ -8,8 +8,8 @@ use prometheus::{Histogram, IntCounter};
 
 use super::error::CallFailure;
 use super::info::PluginInfo;
-use super::precompiled::{hex, Origin};
 use super::pool::InstancePool;
+use super::precompiled::{hex, Origin};
 use super::types::{ClientInfo, Hooks, PluginRecord, QueryAction, QuestionView, ResponseAction};
 use crate::config::OnError;
 use crate::metrics::Metrics;

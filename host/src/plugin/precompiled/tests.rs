@@ -100,7 +100,11 @@ fn the_key_changes_with_the_engine_configuration() {
     let again = PrecompiledCache::new(dir.path().to_path_buf(), &engine(wasmtime::OptLevel::Speed));
     let key = [7u8; 32];
     assert_ne!(a.path_for(&key), b.path_for(&key));
-    assert_eq!(a.path_for(&key), again.path_for(&key), "stable across engines");
+    assert_eq!(
+        a.path_for(&key),
+        again.path_for(&key),
+        "stable across engines"
+    );
     let wasm = Guest::pass().wasm();
     a.component(&speed, &wasm, &sha(&wasm)).unwrap();
     assert_eq!(
@@ -143,7 +147,10 @@ fn default_dir_follows_xdg_then_home() {
             assert_eq!(got, Some(PathBuf::from(x).join("wasmdns/precompiled")));
         }
         (_, Some(h)) if !h.is_empty() => {
-            assert_eq!(got, Some(PathBuf::from(h).join(".cache/wasmdns/precompiled")));
+            assert_eq!(
+                got,
+                Some(PathBuf::from(h).join(".cache/wasmdns/precompiled"))
+            );
         }
         _ => assert_eq!(got, None),
     }
