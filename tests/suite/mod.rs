@@ -9,6 +9,7 @@ mod config_files;
 mod edns;
 mod limits;
 mod malformed;
+mod reload;
 mod resilience;
 mod shutdown;
 mod tcp;
