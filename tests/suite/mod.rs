@@ -10,6 +10,7 @@ mod edns;
 mod limits;
 mod malformed;
 mod reload;
+mod reload_measure;
 mod resilience;
 mod shutdown;
 mod tcp;

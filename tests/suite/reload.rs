@@ -147,14 +147,14 @@ async fn tcp_client(addr: SocketAddr, stop: Arc<AtomicBool>) -> Tally {
 }
 
 /// POST /reload: (status, body).
-async fn post_reload(admin: SocketAddr) -> (u16, serde_json::Value) {
+pub(super) async fn post_reload(admin: SocketAddr) -> (u16, serde_json::Value) {
     let text = http(admin, "POST /reload HTTP/1.1\r\nContent-Length: 0").await;
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = text.split_once("\r\n\r\n").unwrap().1;
     (status, serde_json::from_str(body).unwrap())
 }
 
-async fn http(admin: SocketAddr, head: &str) -> String {
+pub(super) async fn http(admin: SocketAddr, head: &str) -> String {
     let exchange = async {
         let mut s = TcpStream::connect(admin).await.unwrap();
         let req = format!("{head}\r\nHost: x\r\nConnection: close\r\n\r\n");
