@@ -346,6 +346,14 @@ mod tests {
                 "{path}"
             );
         }
+        // Reload and plugin listing are offered only by a status that has them.
+        let r = route(&Method::GET, "/reload", &*up);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[ALLOW], "POST");
+        assert_eq!(
+            route(&Method::GET, "/plugins", &*up).status(),
+            StatusCode::NOT_FOUND
+        );
         let draining = fake(false);
         assert_eq!(
             route(&Method::GET, "/ready", &*draining).status(),
