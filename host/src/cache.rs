@@ -223,6 +223,19 @@ impl Cache {
         }
     }
 
+    /// A cache built for `config` holding this one's entries, for a reload that
+    /// changes the size or the serve-stale window (moka fixes both at build time).
+    /// Expiry restarts from each answer's remaining lifetime, so nothing lives
+    /// longer than its TTL. When shrinking, the new cache evicts down to size.
+    /// Slow (a copy of every entry): call it off the query path.
+    pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
+        let next = Cache::new(config);
+        for (key, answer) in self.entries.iter() {
+            next.entries.insert(Box::<[u8]>::clone(&key), answer);
+        }
+        next
+    }
+
     /// Entries currently held. Runs moka's pending maintenance first, so call it
     /// for metrics, not per query.
     pub fn entry_count(&self) -> u64 {

@@ -35,9 +35,10 @@
 //! | [`metrics`] | Prometheus metrics |
 //! | [`admin`] | admin HTTP endpoint |
 //! | [`logging`] | tracing set-up, rate-limited security events |
-//! | [`signal`] | SIGTERM/SIGINT → shutdown |
+//! | [`signal`] | SIGTERM/SIGINT → shutdown, SIGHUP → reload |
 //! | [`plugin`] | Wasm policy plugins: engine, sandbox, instance pools, the chain |
 //! | [`policy`] | plugin verdicts turned into DNS answers |
+//! | [`reload`] | configuration and plugin reloads: build all, swap atomically, report |
 
 pub mod acl;
 pub mod admin;
@@ -52,5 +53,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
+pub mod reload;
 pub mod signal;
 pub mod upstream;

@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve DNS until SIGTERM or SIGINT, then drain in-flight queries.
+    /// Serve DNS until SIGTERM or SIGINT, then drain in-flight queries. SIGHUP reloads.
     Run(RunArgs),
     /// Validate a config file: prints "FILE: ok", or the error naming the key (exit code 1).
     Check {
@@ -50,24 +50,23 @@ struct RunArgs {
 }
 
 impl RunArgs {
+    /// The flags that replace file values, on start and on every reload.
+    fn overrides(&self) -> config::Overrides {
+        config::Overrides {
+            listen: self.listen.clone(),
+            upstream: self.upstream.clone(),
+            cache_entries: self.cache_entries,
+            admin: self.admin,
+        }
+    }
+
     /// The config file (or the defaults) with the command-line overrides applied.
     fn config(&self) -> Result<Config, config::ConfigError> {
         let mut config = match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::defaults(),
         };
-        if !self.listen.is_empty() {
-            config.server.listen = self.listen.clone();
-        }
-        if !self.upstream.is_empty() {
-            config.upstream.servers = self.upstream.clone();
-        }
-        if let Some(n) = self.cache_entries {
-            config.cache.max_entries = n;
-        }
-        if let Some(addr) = self.admin {
-            config.admin.listen = Some(addr);
-        }
+        self.overrides().apply(&mut config);
         Ok(config)
     }
 }
@@ -117,18 +116,24 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .thread_name("wasmdns")
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, args.overrides()))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, overrides: config::Overrides) -> anyhow::Result<()> {
     let source = config
         .source
         .as_ref()
         .map_or_else(|| config::BUILTIN.to_owned(), |p| p.display().to_string());
-    let running = Running::start(config)
+    // Before anything slow: an early SIGHUP must not kill the process.
+    let hangup = wasmdns::signal::Hangup::install().context("cannot install the SIGHUP handler")?;
+    let running = Running::start_with(config, overrides)
         .await
         .context("cannot start the proxy")?;
     tokio::spawn(wasmdns::signal::shutdown_on_signals(
+        running.shutdown_token(),
+    ));
+    tokio::spawn(hangup.reload_each(
+        std::sync::Arc::clone(&running.reloader),
         running.shutdown_token(),
     ));
     tracing::info!(

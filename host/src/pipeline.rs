@@ -11,15 +11,14 @@ mod prefetch;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::acl::Acl;
 use crate::buffer::{BufferPool, PooledBuf, MAX_MESSAGE};
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
-use crate::dns::{self, rcode, Answer, Query, Reject, TtlPolicy};
+use crate::dns::{self, rcode, Answer, Query, Reject};
 use crate::logging::RateLimited;
 use crate::metrics::{Dropped, Metrics, Proto};
 use crate::plugin::{ChainQueryVerdict, ChainResponseVerdict, PluginChain, QuestionView};
@@ -55,13 +54,15 @@ pub struct Miss {
     _slot: InflightSlot,
 }
 
-/// One query being answered: what was asked, by whom, and when.
+/// One query being answered: what was asked, by whom, when, and the settings
+/// in force when the pipeline took it up.
 #[derive(Clone, Copy)]
 struct Ask<'a> {
     query: &'a Query,
     packet: &'a [u8],
     client: Client,
     received: Instant,
+    live: &'a Live,
 }
 
 /// What the plugin chain decided for a query that goes on to the cache: the chain
@@ -84,23 +85,18 @@ impl Policy {
     }
 }
 
-/// The pipeline's parts and settings; shared by every listener.
+/// The pipeline's parts and settings; shared by every listener. Everything a
+/// reload changes sits behind an `ArcSwap`, loaded once per query phase.
 pub struct Pipeline {
-    acl: Acl,
-    cache: Option<Cache>,
-    upstreams: UpstreamPool,
+    /// `None` when `cache.max_entries` is 0. Replaced only when its size or
+    /// serve-stale window changes (the live entries are carried over).
+    cache: ArcSwapOption<Cache>,
+    /// Replaced when `[upstream]` changes; a miss finishes on the pool it started on.
+    upstreams: ArcSwap<UpstreamPool>,
+    live: ArcSwap<Live>,
     metrics: Arc<Metrics>,
     buffers: Arc<BufferPool>,
-    ttl_policy: TtlPolicy,
-    max_udp_payload: u16,
-    edns_payload: u16,
-    deadline: Duration,
     inflight: Arc<AtomicUsize>,
-    max_inflight: usize,
-    /// The fast answer when load is shed (SERVFAIL or REFUSED).
-    shed_rcode: u16,
-    /// TTL of answers served stale (RFC 8767).
-    stale_ttl: u32,
     security_log: RateLimited,
     /// Swapped whole on reload; each query loads it once.
     chain: ArcSwap<PluginChain>,
@@ -115,23 +111,12 @@ impl Pipeline {
     ) -> Pipeline {
         let c = &config.cache;
         Pipeline {
-            acl: Acl::new(config.acl.allow.clone()),
-            cache: (c.max_entries > 0).then(|| Cache::new(c)),
-            upstreams,
+            cache: ArcSwapOption::new((c.max_entries > 0).then(|| Arc::new(Cache::new(c)))),
+            upstreams: ArcSwap::from_pointee(upstreams),
+            live: ArcSwap::from_pointee(Live::new(config)),
             metrics,
             buffers,
-            ttl_policy: TtlPolicy {
-                min_ttl: c.min_ttl,
-                max_ttl: c.max_ttl,
-                negative_max_ttl: c.negative_max_ttl,
-            },
-            max_udp_payload: config.server.max_udp_payload,
-            edns_payload: config.upstream.edns_payload,
-            deadline: config.upstream.deadline,
             inflight: Arc::new(AtomicUsize::new(0)),
-            max_inflight: config.server.max_inflight,
-            shed_rcode: config.server.shed_rcode,
-            stale_ttl: c.stale_ttl,
             security_log: RateLimited::new(config.log.security_rate),
             chain: ArcSwap::from_pointee(PluginChain::empty()),
         }
@@ -141,8 +126,9 @@ impl Pipeline {
         &self.metrics
     }
 
-    pub fn cache(&self) -> Option<&Cache> {
-        self.cache.as_ref()
+    /// The cache in force (`None` when disabled).
+    pub fn cache(&self) -> Option<Arc<Cache>> {
+        self.cache.load_full()
     }
 
     /// Cache misses currently waiting for an upstream.
@@ -174,13 +160,15 @@ impl Pipeline {
             Ok(q) => q,
             Err(reject) => return self.reject(packet, client, reject, out),
         };
+        let live = self.live.load();
         let ask = Ask {
             query: &query,
             packet,
             client,
             received,
+            live: &live,
         };
-        if !self.acl.allows(client.addr.ip()) {
+        if !live.acl.allows(client.addr.ip()) {
             self.metrics.record_dropped(Dropped::Refused);
             if self.security_log.allow() {
                 tracing::warn!(target: "security", client = %client.addr, "query refused by ACL");
@@ -192,11 +180,9 @@ impl Pipeline {
         };
 
         let (target, target_packet) = policy.target(&ask);
-        let key = self
-            .cache
-            .as_ref()
-            .map(|_| CacheKey::new(target, target_packet));
-        if let (Some(cache), Some(key)) = (&self.cache, &key) {
+        let cache = self.cache.load();
+        let key = cache.as_ref().map(|_| CacheKey::new(target, target_packet));
+        if let (Some(cache), Some(key)) = (&*cache, &key) {
             if let Some(answer) = cache.get(key, received) {
                 self.metrics.cache_hits.inc();
                 return self.answer(&answer, &ask, &policy, out);
@@ -204,9 +190,9 @@ impl Pipeline {
             self.metrics.cache_misses.inc();
         }
 
-        let Some(slot) = InflightSlot::take(&self.inflight, self.max_inflight) else {
+        let Some(slot) = InflightSlot::take(&self.inflight, live.max_inflight) else {
             self.metrics.record_dropped(Dropped::Overload);
-            return self.error(&ask, self.shed_rcode, out);
+            return self.error(&ask, live.shed_rcode, out);
         };
         let mut owned = self.buffers.get();
         owned.extend_from_slice(packet);
@@ -233,29 +219,37 @@ impl Pipeline {
             policy,
             ..
         } = *miss;
+        // Owned, not guards: they are held across the upstream exchange.
+        let (live, cache, upstreams) = (
+            self.live.load_full(),
+            self.cache.load_full(),
+            self.upstreams.load_full(),
+        );
         let ask = Ask {
             query: &query,
             packet: &packet,
             client,
             received,
+            live: &live,
         };
         let (target, target_packet) = policy.target(&ask);
         let mut message = self.buffers.get();
-        dns::synth::upstream_query(target, target_packet, 0, self.edns_payload, &mut message);
+        dns::synth::upstream_query(target, target_packet, 0, live.edns_payload, &mut message);
         let request = UpstreamRequest {
             message: &message,
             question: target.question(target_packet),
-            deadline: received + self.deadline,
+            deadline: received + live.deadline,
         };
-        let wire = match self.upstreams.exchange(&request).await {
+        let wire = match upstreams.exchange(&request).await {
             Ok(wire) => wire,
             Err(e) => {
                 tracing::debug!(client = %client.addr, error = %e, "upstream failed");
-                self.upstream_failed(&ask, &policy, key.as_ref(), &e, out);
+                let stale = key.as_ref().zip(cache.as_deref());
+                self.upstream_failed(&ask, &policy, stale, &e, out);
                 return;
             }
         };
-        let answer = match Answer::from_upstream(&wire, &self.ttl_policy, Instant::now()) {
+        let answer = match Answer::from_upstream(&wire, &live.ttl_policy, Instant::now()) {
             Ok(a) => Arc::new(a),
             Err(e) => {
                 // The upstream module matched ID and question; a body we cannot walk
@@ -266,7 +260,7 @@ impl Pipeline {
                 return;
             }
         };
-        if let (Some(cache), Some(key)) = (&self.cache, key) {
+        if let (Some(cache), Some(key)) = (&cache, key) {
             if answer.lifetime() > 0 {
                 cache.insert(key, Arc::clone(&answer));
                 self.metrics.cache_inserts.inc();
@@ -283,18 +277,18 @@ impl Pipeline {
         &self,
         ask: &Ask<'_>,
         policy: &Policy,
-        key: Option<&CacheKey>,
+        stale: Option<(&CacheKey, &Cache)>,
         error: &UpstreamError,
         out: &mut Vec<u8>,
     ) {
         let plain = policy.rewrite.is_none() && policy.chain.is_none();
-        let stale = key.zip(self.cache.as_ref()).filter(|_| plain);
+        let stale = stale.filter(|_| plain);
         if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now())) {
             self.metrics.cache_stale.inc();
             answer.write_stale_response(
                 ask.query,
                 ask.packet,
-                self.stale_ttl,
+                ask.live.stale_ttl,
                 self.limit(ask),
                 out,
             );
@@ -308,7 +302,7 @@ impl Pipeline {
         }
         let code = if matches!(error, UpstreamError::Overloaded) {
             self.metrics.record_dropped(Dropped::Overload);
-            self.shed_rcode
+            ask.live.shed_rcode
         } else {
             rcode::SERVFAIL
         };
@@ -451,7 +445,7 @@ impl Pipeline {
 
     fn limit(&self, ask: &Ask<'_>) -> usize {
         match ask.client.proto {
-            Proto::Udp => ask.query.udp_limit(self.max_udp_payload),
+            Proto::Udp => ask.query.udp_limit(ask.live.max_udp_payload),
             Proto::Tcp => MAX_MESSAGE,
         }
     }
@@ -489,6 +483,9 @@ impl Pipeline {
         }
     }
 }
+
+mod live;
+pub use live::Live;
 
 /// One unit of the in-flight budget, returned on drop.
 struct InflightSlot(Arc<AtomicUsize>);

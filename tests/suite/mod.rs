@@ -11,6 +11,8 @@ mod limits;
 mod malformed;
 mod plugin_sandbox;
 mod plugins;
+mod reload;
+mod reload_measure;
 mod resilience;
 mod shutdown;
 mod tcp;

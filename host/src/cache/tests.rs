@@ -15,8 +15,8 @@ const POLICY: TtlPolicy = TtlPolicy {
     negative_max_ttl: 3600,
 };
 
-fn cache(max_entries: u64) -> Cache {
-    Cache::new(&CacheConfig {
+fn config(max_entries: u64) -> CacheConfig {
+    CacheConfig {
         max_entries,
         min_ttl: POLICY.min_ttl,
         max_ttl: POLICY.max_ttl,
@@ -24,7 +24,11 @@ fn cache(max_entries: u64) -> Cache {
         serve_stale: Duration::ZERO,
         stale_ttl: 30,
         prefetch: false,
-    })
+    }
+}
+
+fn cache(max_entries: u64) -> Cache {
+    Cache::new(&config(max_entries))
 }
 
 fn key(packet: &[u8]) -> CacheKey {
@@ -235,4 +239,35 @@ fn size_is_bounded() {
     }
     let count = cache.entry_count();
     assert!(count <= 10 && count > 0, "{count} entries");
+}
+
+#[test]
+fn rebuilt_keeps_entries_under_new_limits() {
+    let old = cache(100);
+    let now = Instant::now();
+    let keys: Vec<CacheKey> = (0..10)
+        .map(|i| {
+            let name = format!("n{i}.example.");
+            let k = key(&client(&name, RecordType::A, None, false));
+            old.insert(k.clone(), positive(&name, 300, now));
+            k
+        })
+        .collect();
+    let bigger = old.rebuilt(&CacheConfig {
+        max_entries: 1000,
+        serve_stale: Duration::from_secs(60),
+        ..config(100)
+    });
+    assert_eq!(bigger.entry_count(), 10);
+    assert!(keys.iter().all(|k| bigger.get(k, now).is_some()));
+    assert!(
+        bigger.get_stale(&keys[0], now).is_some(),
+        "new window applies"
+    );
+    let smaller = old.rebuilt(&CacheConfig {
+        max_entries: 3,
+        ..config(100)
+    });
+    assert!(smaller.entry_count() <= 3, "{}", smaller.entry_count());
+    assert_eq!(old.entry_count(), 10, "the old cache is untouched");
 }

@@ -4,6 +4,7 @@
 //! (durations, socket addresses, networks); errors name the file and the key.
 
 mod locate;
+mod overrides;
 mod plugin;
 mod raw;
 mod validate;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use overrides::Overrides;
 pub use validate::{ConfigError, BUILTIN};
 pub use values::{
     parse_duration, parse_listen_addr, parse_network, parse_size, parse_upstream_addr,
@@ -34,6 +36,8 @@ pub struct Config {
     pub acl: AclConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub reload: ReloadConfig,
+    pub plugin_cache: PluginCacheConfig,
     pub plugins: Vec<PluginConfig>,
 }
 
@@ -146,6 +150,23 @@ pub struct LogConfig {
     pub level: String,
     /// Security events (malformed packets, ACL refusals) logged per second at most.
     pub security_rate: u32,
+}
+
+/// Reload triggers (`[reload]`); SIGHUP and `POST /reload` always work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReloadConfig {
+    /// Poll the config file, the plugin components and the files their configs
+    /// name (every second) and reload when one changes (debounced).
+    pub watch: bool,
+}
+
+/// Precompiled plugin code on disk (`[plugin_cache]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginCacheConfig {
+    pub enabled: bool,
+    /// `None`: the default location, `$XDG_CACHE_HOME/wasmdns/precompiled` or
+    /// `$HOME/.cache/wasmdns/precompiled` (no cache when neither is set).
+    pub dir: Option<PathBuf>,
 }
 
 /// What the host answers when a plugin traps, times out or breaks its limits.

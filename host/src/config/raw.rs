@@ -70,6 +70,8 @@ pub struct RawConfig {
     pub acl: RawAcl,
     pub admin: RawAdmin,
     pub log: RawLog,
+    pub reload: RawReload,
+    pub plugin_cache: RawPluginCache,
     pub plugin: Vec<RawPlugin>,
 }
 
@@ -247,6 +249,29 @@ impl Default for RawLog {
             format: RawLogFormat::Text,
             level: "info".to_owned(),
             security_rate: 10,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReload {
+    pub watch: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPluginCache {
+    pub enabled: bool,
+    /// Empty: the default location (see `plugin::default_precompiled_dir`).
+    pub dir: String,
+}
+
+impl Default for RawPluginCache {
+    fn default() -> RawPluginCache {
+        RawPluginCache {
+            enabled: true,
+            dir: String::new(),
         }
     }
 }

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    AddrText, DurationText, RawAcl, RawAdmin, RawCache, RawConfig, RawLog, RawLogFormat, RawServer,
-    RawShedRcode, RawStrategy, RawUpstream,
+    AddrText, DurationText, RawAcl, RawAdmin, RawCache, RawConfig, RawLog, RawLogFormat,
+    RawPluginCache, RawServer, RawShedRcode, RawStrategy, RawUpstream,
 };
 use super::{locate, values};
 use super::{
-    AclConfig, AdminConfig, CacheConfig, Config, LogConfig, LogFormat, ServerConfig, Strategy,
-    UpstreamConfig,
+    AclConfig, AdminConfig, CacheConfig, Config, LogConfig, LogFormat, PluginCacheConfig,
+    ReloadConfig, ServerConfig, Strategy, UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +92,10 @@ impl Validator {
         let acl = self.acl(raw.acl)?;
         let admin = self.admin(raw.admin, &server.listen)?;
         let log = self.log(raw.log)?;
+        let reload = ReloadConfig {
+            watch: raw.reload.watch,
+        };
+        let plugin_cache = self.plugin_cache(raw.plugin_cache)?;
         let mut names = HashSet::new();
         let plugins = raw
             .plugin
@@ -107,7 +111,34 @@ impl Validator {
             acl,
             admin,
             log,
+            reload,
+            plugin_cache,
             plugins,
+        })
+    }
+
+    fn plugin_cache(&self, raw: RawPluginCache) -> Checked<PluginCacheConfig> {
+        let dir = raw.dir.trim();
+        if dir.is_empty() {
+            return Ok(PluginCacheConfig {
+                enabled: raw.enabled,
+                dir: None,
+            });
+        }
+        let path = PathBuf::from(dir);
+        let path = match &self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ if path.is_relative() => {
+                return Err(self.invalid(
+                    "plugin_cache.dir",
+                    format!("expected an absolute path (no config file to anchor {dir:?})"),
+                ))
+            }
+            _ => path,
+        };
+        Ok(PluginCacheConfig {
+            enabled: raw.enabled,
+            dir: Some(path),
         })
     }
 

@@ -21,7 +21,7 @@ impl Pipeline {
     /// Runs the prefetch worker until `shutdown` (refreshes still running are
     /// abandoned then). Returns at once when the cache or prefetch is off.
     pub async fn run_prefetch(self: Arc<Self>, shutdown: CancellationToken) {
-        let Some(mut queue) = self.cache.as_ref().and_then(|c| c.take_refreshes()) else {
+        let Some(mut queue) = self.cache().and_then(|c| c.take_refreshes()) else {
             return;
         };
         let mut running = JoinSet::new();
@@ -43,20 +43,21 @@ impl Pipeline {
     /// One refresh: the query the key stands for, through the upstream pool (so it
     /// joins an identical client query in flight), the answer cached as a miss's is.
     async fn refresh(&self, refresh: Refresh) {
-        let Some(cache) = &self.cache else { return };
+        let Some(cache) = self.cache() else { return };
+        let (live, upstreams) = (self.live.load_full(), self.upstreams());
         let mut packet = self.buffers.get();
         refresh.key().write_query(&mut packet);
         let Ok(query) = dns::parse_query(&packet) else {
             return;
         };
         let mut message = self.buffers.get();
-        dns::synth::upstream_query(&query, &packet, 0, self.edns_payload, &mut message);
+        dns::synth::upstream_query(&query, &packet, 0, live.edns_payload, &mut message);
         let request = UpstreamRequest {
             message: &message,
             question: query.question(&packet),
-            deadline: Instant::now() + self.deadline,
+            deadline: Instant::now() + live.deadline,
         };
-        let wire = match self.upstreams.exchange(&request).await {
+        let wire = match upstreams.exchange(&request).await {
             Ok(wire) => wire,
             Err(e) => {
                 // The entry stays until it expires, and serve-stale covers it after.
@@ -64,7 +65,7 @@ impl Pipeline {
                 return;
             }
         };
-        let Ok(answer) = Answer::from_upstream(&wire, &self.ttl_policy, Instant::now()) else {
+        let Ok(answer) = Answer::from_upstream(&wire, &live.ttl_policy, Instant::now()) else {
             return;
         };
         if answer.lifetime() > 0 {

@@ -216,7 +216,16 @@ fn reference_config_shows_every_key() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/wasmdns.toml");
     let text = std::fs::read_to_string(path).unwrap();
     let doc: toml::Table = text.parse().unwrap();
-    for section in ["server", "upstream", "cache", "acl", "admin", "log"] {
+    for section in [
+        "server",
+        "upstream",
+        "cache",
+        "acl",
+        "admin",
+        "log",
+        "reload",
+        "plugin_cache",
+    ] {
         let table = doc[section].as_table().unwrap();
         let keys = accepted_keys(section);
         assert!(!keys.is_empty(), "{section}");
@@ -271,4 +280,39 @@ fn upstream_resilience_keys() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("upstream.strategy"), "{err}");
+}
+
+#[test]
+fn reload_and_plugin_cache_keys() {
+    let c = Config::parse(
+        "[reload]\nwatch = true\n[plugin_cache]\nenabled = false\ndir = \"/var/cache/w\"\n",
+        None,
+    )
+    .unwrap();
+    assert!(c.reload.watch);
+    assert!(!c.plugin_cache.enabled);
+    assert_eq!(
+        c.plugin_cache.dir.as_deref(),
+        Some(Path::new("/var/cache/w"))
+    );
+    let d = Config::defaults();
+    assert!(!d.reload.watch && d.plugin_cache.enabled && d.plugin_cache.dir.is_none());
+    // Relative directories need a file to be relative to.
+    let err = Config::parse("[plugin_cache]\ndir = \"cache\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plugin_cache.dir"), "{err}");
+    let c = Config::parse(
+        "[plugin_cache]\ndir = \"cache\"\n",
+        Some(Path::new("/etc/w/w.toml")),
+    )
+    .unwrap();
+    assert_eq!(
+        c.plugin_cache.dir.as_deref(),
+        Some(Path::new("/etc/w/cache"))
+    );
+    let err = Config::parse("[reload]\nwatch = \"yes\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reload.watch"), "{err}");
 }
