@@ -2,7 +2,9 @@
 //!
 //! Deadlines use epoch interruption (a load and compare per loop back-edge and
 //! function entry) rather than fuel (a counter update per basic block): cheaper
-//! on the hot path, and a deadline is a wall-clock promise anyway.
+//! on the hot path. An expiry only wakes the store's callback, which counts the
+//! calling thread's CPU time (see `cpu_deadline`), so a descheduled call is not
+//! killed for time it spent waiting for a core.
 //!
 //! The on-demand instance allocator is used, not the pooling one: instances are
 //! created at load and on rare rebuilds, off the query path, so the pooling
@@ -61,15 +63,6 @@ impl PluginEngine {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
-
-    /// Epoch ticks to allow for a call of at most `deadline`. A call starts at an
-    /// arbitrary point inside a tick, so one extra tick guarantees the full deadline:
-    /// the call is interrupted between `deadline` and `deadline + EPOCH_TICK`.
-    pub fn deadline_ticks(deadline: Duration) -> u64 {
-        let tick = EPOCH_TICK.as_nanos();
-        let whole = deadline.as_nanos().div_ceil(tick).max(1);
-        u64::try_from(whole).unwrap_or(u64::MAX - 1) + 1
-    }
 }
 
 impl Drop for PluginEngine {
@@ -85,16 +78,6 @@ impl Drop for PluginEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadline_ticks_round_up_and_add_one() {
-        assert_eq!(PluginEngine::deadline_ticks(Duration::ZERO), 2);
-        assert_eq!(PluginEngine::deadline_ticks(Duration::from_micros(1)), 2);
-        assert_eq!(PluginEngine::deadline_ticks(Duration::from_millis(1)), 2);
-        assert_eq!(PluginEngine::deadline_ticks(Duration::from_micros(1001)), 3);
-        assert_eq!(PluginEngine::deadline_ticks(Duration::from_millis(2)), 3);
-        assert_eq!(PluginEngine::deadline_ticks(Duration::MAX), u64::MAX);
-    }
 
     #[test]
     fn ticker_advances_and_stops() {

@@ -3,10 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
+use wasmtime::UpdateDeadline;
 
+use super::cpu_deadline::{thread_cpu_ns, CpuDeadline, Expiry};
 use super::engine::PluginEngine;
 use super::instance::{Bindings, Instance};
 use super::precompiled::{Origin, PrecompiledCache};
@@ -38,7 +41,8 @@ pub struct PluginFactory {
     pre: v0_1::PluginPre<HostState>,
     config_json: String,
     memory_limit: usize,
-    deadline_ticks: u64,
+    /// CPU time per call (see [`CpuDeadline`]).
+    deadline: Duration,
 }
 
 impl PluginFactory {
@@ -105,22 +109,38 @@ impl PluginFactory {
             pre,
             config_json,
             memory_limit: cfg.memory_limit,
-            deadline_ticks: PluginEngine::deadline_ticks(cfg.deadline),
+            deadline: cfg.deadline,
         })
     }
 
     /// A fresh instance with `init` run. Slow (instantiation + init): never call it
     /// on the query path.
     pub fn instantiate(&self) -> Result<(Instance, Hooks), PluginError> {
-        let mut store = wasmtime::Store::new(
-            self.engine.engine(),
-            HostState::new(self.name.clone(), self.memory_limit),
+        self.instantiate_with_clock(thread_cpu_ns)
+    }
+
+    /// [`PluginFactory::instantiate`] with the CPU clock the deadline reads.
+    pub(super) fn instantiate_with_clock(
+        &self,
+        clock: fn() -> Option<u64>,
+    ) -> Result<(Instance, Hooks), PluginError> {
+        // init gets many call budgets: loading a large list is legitimately slower
+        // than answering a query, and it happens off the query path.
+        let init_budget = self.deadline.saturating_mul(INIT_BUDGET_FACTOR);
+        let state = HostState::new(
+            self.name.clone(),
+            self.memory_limit,
+            CpuDeadline::new(init_budget, clock),
         );
+        let mut store = wasmtime::Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
-        // init gets the same budget as a call: a plugin that needs longer to parse its
-        // config should do less work per instance.
-        store.set_epoch_deadline(self.deadline_ticks.saturating_mul(INIT_BUDGET_FACTOR));
+        store.epoch_deadline_callback(|mut cx| {
+            Ok(match cx.data_mut().deadline.expired() {
+                Expiry::Continue(ticks) => UpdateDeadline::Continue(ticks),
+                Expiry::Stop => UpdateDeadline::Interrupt,
+            })
+        });
+        store.set_epoch_deadline(CpuDeadline::FIRST_TICKS);
         let fail = |reason: String| PluginError::Instantiate {
             name: self.name.to_string(),
             file: self.file.clone(),
@@ -143,14 +163,14 @@ impl PluginFactory {
             Ok(Err(msg)) => return Err(init_err(msg)),
             Err(e) => return Err(init_err(format!("trapped: {e:#}"))),
         };
-        let instance = Instance::new(store, Bindings::V0_1(plugin), self.deadline_ticks);
+        store.data_mut().deadline.arm(self.deadline);
+        let instance = Instance::new(store, Bindings::V0_1(plugin));
         Ok((instance, hooks))
     }
 }
 
-/// `init` may take this many call deadlines: loading a large list is legitimately
-/// slower than answering a query, and it happens off the query path.
-const INIT_BUDGET_FACTOR: u64 = 5000;
+/// `init` may take this many call deadlines of CPU time.
+const INIT_BUDGET_FACTOR: u32 = 5000;
 
 /// The newest contract version the component exports.
 fn pick_version(engine: &PluginEngine, component: &Component) -> Result<Version, String> {

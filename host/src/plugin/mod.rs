@@ -9,6 +9,7 @@
 //! | `slot` | one plugin in a chain: pool, `on_error`, metric handles |
 //! | `pool` | lock-free pool of warm instances, rebuilt off the query path |
 //! | `instance` | one store + bindings; deadline per call; failure classification |
+//! | `cpu_deadline` | per-call deadline in thread CPU time, checked at epoch expiry |
 //! | `loader` | read, compile, link, check exports, init; config `file` expansion |
 //! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
 //! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
@@ -18,6 +19,7 @@
 //! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
 
 mod chain;
+mod cpu_deadline;
 mod engine;
 mod error;
 mod info;
@@ -46,6 +48,8 @@ pub use types::{
     PluginRecord, QuestionView,
 };
 
+#[cfg(test)]
+mod deadline_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! [`HostState`]: the data of one plugin store — WASI context, resource table,
-//! memory limiter, and the plugin's name for its log lines.
+//! memory limiter, CPU-time deadline, and the plugin's name for its log lines.
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::cpu_deadline::CpuDeadline;
 use super::limiter::MemoryLimiter;
 use super::sandbox::Sandboxed;
 use super::v0_1;
@@ -19,10 +20,12 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
+    /// Read by the store's epoch-deadline callback.
+    pub deadline: CpuDeadline,
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_limit: usize) -> HostState {
+    pub fn new(plugin: Arc<str>, memory_limit: usize, deadline: CpuDeadline) -> HostState {
         HostState {
             plugin,
             // Nothing granted: no preopens, env, args or network; stdin empty,
@@ -30,6 +33,7 @@ impl HostState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
+            deadline,
         }
     }
 }
