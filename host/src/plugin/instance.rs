@@ -3,6 +3,7 @@
 
 use wasmtime::{Store, Trap};
 
+use super::cpu_deadline::CpuDeadline;
 use super::error::CallFailure;
 use super::state::HostState;
 use super::types::{ClientInfo, PluginRecord, QueryAction, QuestionView, ResponseAction};
@@ -16,16 +17,19 @@ pub enum Bindings {
 pub struct Instance {
     store: Store<HostState>,
     bindings: Bindings,
-    deadline_ticks: u64,
 }
 
 impl Instance {
-    pub fn new(store: Store<HostState>, bindings: Bindings, deadline_ticks: u64) -> Instance {
-        Instance {
-            store,
-            bindings,
-            deadline_ticks,
-        }
+    /// `store` has its epoch-deadline callback installed and its [`CpuDeadline`]
+    /// armed with the per-call budget.
+    pub fn new(store: Store<HostState>, bindings: Bindings) -> Instance {
+        Instance { store, bindings }
+    }
+
+    /// Starts the CPU-time deadline of one call.
+    fn arm(&mut self) {
+        self.store.data_mut().deadline.rearm();
+        self.store.set_epoch_deadline(CpuDeadline::FIRST_TICKS);
     }
 
     /// Runs `on-query`. On `Err` the instance must be dropped: its state after a
@@ -35,11 +39,11 @@ impl Instance {
         q: &QuestionView,
         c: &ClientInfo,
     ) -> Result<QueryAction, CallFailure> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.arm();
         let result = match &self.bindings {
             Bindings::V0_1(p) => p
                 .wasmdns_plugin_policy()
-                .call_on_query(&mut self.store, &v0_1::question(q), v0_1::client(c))
+                .call_on_query(&mut self.store, v0_1::question(q), v0_1::client(c))
                 .map(v0_1::query_action),
         };
         result.map_err(|e| self.classify(&e))
@@ -53,20 +57,19 @@ impl Instance {
         rcode: u16,
         answers: &[PluginRecord],
     ) -> Result<ResponseAction, CallFailure> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.arm();
         let result = match &self.bindings {
-            Bindings::V0_1(p) => {
-                let records: Vec<_> = answers.iter().map(v0_1::to_record).collect();
+            Bindings::V0_1(p) => v0_1::with_records(answers, |records| {
                 p.wasmdns_plugin_policy()
                     .call_on_response(
                         &mut self.store,
-                        &v0_1::question(q),
+                        v0_1::question(q),
                         v0_1::client(c),
                         rcode,
-                        &records,
+                        records,
                     )
                     .map(v0_1::response_action)
-            }
+            }),
         };
         result.map_err(|e| self.classify(&e))
     }

@@ -15,6 +15,12 @@ use crate::metrics::Proto;
 wasmtime::component::bindgen!({
     path: "wit/v0.1",
     world: "plugin",
+    // Arguments borrow from the host's data (`&str`, `&[u8]`) instead of owning
+    // copies: lowering a question copies its name straight from the caller's
+    // buffer into guest memory, with no `String` clone per plugin call.
+    ownership: Borrowing {
+        duplicate_if_necessary: true
+    },
 });
 
 pub use self::wasmdns::plugin::host::LogLevel;
@@ -24,9 +30,9 @@ pub use exports::wasmdns::plugin::policy;
 /// Export name of the policy interface in this version.
 pub const POLICY_EXPORT: &str = "wasmdns:plugin/policy@0.1.0";
 
-pub fn question(q: &QuestionView) -> wit::Question {
+pub fn question(q: &QuestionView) -> wit::Question<'_> {
     wit::Question {
-        name: q.name.clone(),
+        name: &q.name,
         qtype: q.qtype,
         qclass: q.qclass,
     }
@@ -90,15 +96,15 @@ pub fn response_action(a: wit::ResponseAction) -> ResponseAction {
     }
 }
 
-fn from_record(r: wit::Record) -> PluginRecord {
+fn from_record(r: wit::RecordResult) -> PluginRecord {
     let data = match r.data {
-        wit::Rdata::A((a, b, c, d)) => PluginRData::A(Ipv4Addr::new(a, b, c, d)),
-        wit::Rdata::Aaaa((a, b, c, d, e, f, g, h)) => {
+        wit::RdataResult::A((a, b, c, d)) => PluginRData::A(Ipv4Addr::new(a, b, c, d)),
+        wit::RdataResult::Aaaa((a, b, c, d, e, f, g, h)) => {
             PluginRData::Aaaa(Ipv6Addr::new(a, b, c, d, e, f, g, h))
         }
-        wit::Rdata::Cname(n) => PluginRData::Cname(n),
-        wit::Rdata::Txt(t) => PluginRData::Txt(t),
-        wit::Rdata::Other(raw) => PluginRData::Other {
+        wit::RdataResult::Cname(n) => PluginRData::Cname(n),
+        wit::RdataResult::Txt(t) => PluginRData::Txt(t),
+        wit::RdataResult::Other(raw) => PluginRData::Other {
             rtype: raw.rtype,
             data: raw.data,
         },
@@ -110,25 +116,47 @@ fn from_record(r: wit::Record) -> PluginRecord {
     }
 }
 
-pub fn to_record(r: &PluginRecord) -> wit::Record {
+/// Runs `f` with `answers` borrowed as WIT records (nothing copied but the string
+/// slices of TXT records, which the borrowed form needs in one slice).
+pub fn with_records<R>(
+    answers: &[PluginRecord],
+    f: impl FnOnce(&[wit::RecordParam<'_>]) -> R,
+) -> R {
+    let txt: Vec<Vec<&str>> = answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            PluginRData::Txt(t) => Some(t.iter().map(String::as_str).collect()),
+            _ => None,
+        })
+        .collect();
+    let mut txt = txt.iter();
+    let records: Vec<_> = answers.iter().map(|r| to_record(r, &mut txt)).collect();
+    f(&records)
+}
+
+/// Borrows `r` for lowering; a TXT record takes the next slice from `txt`.
+fn to_record<'a>(
+    r: &'a PluginRecord,
+    txt: &mut std::slice::Iter<'a, Vec<&'a str>>,
+) -> wit::RecordParam<'a> {
     let data = match &r.data {
         PluginRData::A(v4) => {
             let [a, b, c, d] = v4.octets();
-            wit::Rdata::A((a, b, c, d))
+            wit::RdataParam::A((a, b, c, d))
         }
         PluginRData::Aaaa(v6) => {
             let [a, b, c, d, e, f, g, h] = v6.segments();
-            wit::Rdata::Aaaa((a, b, c, d, e, f, g, h))
+            wit::RdataParam::Aaaa((a, b, c, d, e, f, g, h))
         }
-        PluginRData::Cname(n) => wit::Rdata::Cname(n.clone()),
-        PluginRData::Txt(t) => wit::Rdata::Txt(t.clone()),
-        PluginRData::Other { rtype, data } => wit::Rdata::Other(wit::RawRdata {
+        PluginRData::Cname(n) => wit::RdataParam::Cname(n),
+        PluginRData::Txt(_) => wit::RdataParam::Txt(txt.next().map_or(&[], Vec::as_slice)),
+        PluginRData::Other { rtype, data } => wit::RdataParam::Other(wit::RawRdataParam {
             rtype: *rtype,
-            data: data.clone(),
+            data,
         }),
     };
-    wit::Record {
-        name: r.name.clone(),
+    wit::RecordParam {
+        name: &r.name,
         ttl: r.ttl,
         data,
     }
