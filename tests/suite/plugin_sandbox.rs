@@ -240,12 +240,13 @@ async fn calls_and_verdicts_are_counted_per_plugin_and_hook() {
         series("verdicts_total", r#"plugin="verdicts",verdict="error""#),
         0
     );
-    assert_eq!(
+    // Call durations are sampled (one call in 16 is timed; see plugin::slot and its
+    // tests): never more observations than calls.
+    assert!(
         metric(
             &proxy,
             r#"wasmdns_plugin_call_duration_seconds_count{plugin="verdicts"}"#
-        ),
-        6
+        ) <= 6
     );
     proxy.stop().await;
 }

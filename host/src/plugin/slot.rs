@@ -239,4 +239,52 @@ mod tests {
         }
         assert!(a > 400 && b > 400, "A timed {a}, B timed {b}");
     }
+
+    #[test]
+    fn calls_are_counted_exactly_and_durations_sampled() {
+        use crate::metrics::Proto;
+        use crate::plugin::testing::Guest;
+        use crate::plugin::{ChainBuilder, ClientInfo, PluginEngine, QuestionView};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pass.wasm");
+        std::fs::write(&path, Guest::pass().wasm()).unwrap();
+        let cfg = crate::config::PluginConfig {
+            name: "pass".into(),
+            path,
+            on_error: OnError::Pass,
+            deadline: std::time::Duration::from_millis(50),
+            memory_limit: 1 << 20,
+            config_json: "{}".into(),
+        };
+        let metrics = Arc::new(Metrics::new());
+        let engine = Arc::new(PluginEngine::new().unwrap());
+        let chain = ChainBuilder::new(engine, metrics.clone())
+            .pool_size(1)
+            .build(&[cfg], dir.path())
+            .unwrap();
+        let q = QuestionView {
+            name: "a.example".into(),
+            qtype: 1,
+            qclass: 1,
+        };
+        let c = ClientInfo {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 1,
+            proto: Proto::Udp,
+        };
+        for _ in 0..3_200 {
+            chain.on_query(&q, &c);
+        }
+        let calls = metrics
+            .plugin_calls
+            .with_label_values(&["pass", "on_query"]);
+        assert_eq!(calls.get(), 3_200);
+        let timed = metrics
+            .plugin_duration
+            .with_label_values(&["pass"])
+            .get_sample_count();
+        // 200 expected; the draw is deterministic per thread, the bound is loose.
+        assert!((100..300).contains(&timed), "{timed} of 3200 calls timed");
+    }
 }
