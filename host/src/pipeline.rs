@@ -345,6 +345,7 @@ impl Pipeline {
             None => None,
             Some(Ok(rewrite)) => Some(rewrite),
             Some(Err(code)) => {
+                policy::recycle(view);
                 self.metrics.record_query(
                     ask.client.proto,
                     query.qtype,
@@ -357,7 +358,12 @@ impl Pipeline {
         let chain = chain
             .wants_response()
             .then(|| arc_swap::Guard::into_inner(chain));
-        let view = (chain.is_some() || rewrite.is_some()).then_some(view);
+        let view = if chain.is_some() || rewrite.is_some() {
+            Some(view)
+        } else {
+            policy::recycle(view);
+            None
+        };
         Some(Policy {
             chain,
             view,

@@ -6,6 +6,7 @@
 //! and rewrites are rarer than cache hits and may use hickory to decode records;
 //! blocks are written directly.
 
+use std::cell::Cell;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
@@ -44,15 +45,30 @@ pub enum VerdictError {
     Undecodable,
 }
 
-/// The question as plugins see it.
+thread_local! {
+    /// The name buffer of the last question view this thread recycled: building
+    /// the next view reuses its capacity instead of allocating per query.
+    static NAME_BUF: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// The question as plugins see it. Hand it to [`recycle`] once done with it.
 pub fn question_view(query: &Query, packet: &[u8]) -> QuestionView {
-    let mut name = String::with_capacity(query.qname(packet).len());
-    to_presentation(query.qname(packet), &mut name);
+    let wire = query.qname(packet);
+    let mut name = NAME_BUF.take();
+    name.clear();
+    // Presentation is at most the wire length unless bytes need \DDD escapes.
+    name.reserve(wire.len());
+    to_presentation(wire, &mut name);
     QuestionView {
         name,
         qtype: query.qtype,
         qclass: query.qclass,
     }
+}
+
+/// Keeps the name buffer of a view no longer needed for this thread's next query.
+pub fn recycle(view: QuestionView) {
+    NAME_BUF.set(view.name);
 }
 
 pub fn client_info(client: Client) -> ClientInfo {
@@ -336,4 +352,36 @@ fn presentation(name: &hickory_proto::rr::Name) -> Result<String, VerdictError> 
     let mut text = String::new();
     to_presentation(&wire, &mut text);
     Ok(text)
+}
+
+#[cfg(test)]
+mod question_view_tests {
+    use super::*;
+
+    fn query(name: &str) -> Vec<u8> {
+        let mut q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 28, 0, 1]);
+        q
+    }
+
+    #[test]
+    fn recycled_name_buffer_is_reused_and_cleared() {
+        let long = query("WWW.Some-Long.Example.COM");
+        let v = question_view(&dns::parse_query(&long).unwrap(), &long);
+        assert_eq!(v.name, "www.some-long.example.com");
+        assert_eq!((v.qtype, v.qclass), (28, 1));
+        let buffer = v.name.as_ptr();
+        recycle(v);
+        let short = query("a.b");
+        let v = question_view(&dns::parse_query(&short).unwrap(), &short);
+        assert_eq!(v.name, "a.b");
+        assert_eq!(v.name.as_ptr(), buffer, "no new allocation");
+        // Not recycled: the next view simply allocates.
+        let again = question_view(&dns::parse_query(&short).unwrap(), &short);
+        assert_eq!(again.name, "a.b");
+    }
 }
