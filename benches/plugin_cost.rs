@@ -26,7 +26,7 @@
 //! name buffer is reused per thread instead of allocated per query, and only one
 //! call in 16 is timed for the duration histogram. What remains per call is
 //! wasmtime's own machinery (three guest entries: `realloc` for the name, the
-//! hook, post-return), the pool pop/push and three counter increments.
+//! hook, post-return), the pool pop/push and two counter increments.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
