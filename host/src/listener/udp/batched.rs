@@ -7,6 +7,15 @@
 //! the portable loop. A short send is resumed where it stopped, EAGAIN waits for
 //! writability, and an answer the kernel refuses is counted and skipped: an
 //! answer that is ready is never dropped silently.
+//!
+//! Measured (27 Nov, 04:54–04:57, shared harness, proxy pinned to CPU 1, no
+//! plugins, W1 blast 5 s, `/tmp/udp-ab.sh` = `peers.sh custom` with
+//! `GEN=blast WORKLOADS=W1 DURATION=5`): the machine was saturated by other
+//! builds (1.6–1.8 other cores busy, the proxy got 0.1–0.23 of a core), so
+//! only the per-core figure means anything, and little: before (per-packet
+//! loop, multi-thread runtime) 147 kQPS/proxy-core; this loop 133 with the
+//! multi-thread runtime, 137 with a current-thread one. Within noise: redo
+//! on a quiet machine before drawing conclusions (or choosing a runtime).
 
 use std::future::Future;
 use std::io;
