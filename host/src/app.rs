@@ -21,7 +21,7 @@ use crate::config::{Config, Overrides, ServerConfig};
 use crate::listener::connection::ConnectionLimits;
 use crate::listener::socket::{self, BindError, BoundAddr};
 use crate::listener::tcp::TcpListener;
-use crate::listener::udp::UdpListener;
+use crate::listener::udp::{UdpListener, UdpShared};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::reload::{self, ChainLoader, Reloader};
@@ -234,6 +234,11 @@ impl Wiring<'_> {
         };
         // The connection limit is for the whole proxy, not per address.
         let connections = Arc::new(Semaphore::new(server.tcp_max_connections));
+        let udp_shared = UdpShared::new(
+            Arc::clone(self.buffers),
+            Arc::clone(self.metrics),
+            self.tasks.clone(),
+        );
         let mut addrs = Vec::with_capacity(bound.len());
         for b in bound {
             let bind_err = |proto, source| AppError::Bind {
@@ -243,12 +248,7 @@ impl Wiring<'_> {
             };
             for udp in b.udp {
                 let udp = tokio::net::UdpSocket::from_std(udp).map_err(|e| bind_err("udp", e))?;
-                let listener = UdpListener::new(
-                    udp,
-                    Arc::clone(self.pipeline),
-                    Arc::clone(self.buffers),
-                    self.tasks.clone(),
-                );
+                let listener = UdpListener::new(udp, Arc::clone(self.pipeline), udp_shared.clone());
                 self.tasks.spawn(listener.run(self.shutdown.clone()));
             }
             let tcp = tokio::net::TcpListener::from_std(b.tcp).map_err(|e| bind_err("tcp", e))?;

@@ -40,6 +40,11 @@ impl BufferPool {
         }
     }
 
+    /// Bytes reserved in each buffer: the most a UDP receive slot needs to hold.
+    pub fn buf_capacity(&self) -> usize {
+        self.buf_capacity
+    }
+
     /// Buffers currently idle in the pool.
     pub fn idle(&self) -> usize {
         self.free.len()
@@ -110,6 +115,7 @@ mod tests {
         assert_eq!(pool.idle(), 1);
         let b = pool.get();
         assert!(b.is_empty(), "returned buffers are cleared");
+        assert_eq!(pool.buf_capacity(), 512);
         assert_eq!(b.as_ptr(), ptr, "the same allocation comes back");
     }
 

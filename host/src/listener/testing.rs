@@ -1,10 +1,13 @@
 //! A scripted [`Handler`] for listener tests: the first byte of a message says what to do.
 //!
 //! `r…` is echoed inline, `d…` is dropped, `w<ms-hi><ms-lo>…` is deferred and echoed
-//! after that many milliseconds. Anything else is dropped.
+//! after that many milliseconds, `s…` cancels [`Script::stop`] and is echoed inline
+//! (a shutdown arriving while a packet is handled). Anything else is dropped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use super::{Handler, Outcome};
 use crate::pipeline::Client;
@@ -13,6 +16,7 @@ use crate::pipeline::Client;
 pub struct Script {
     pub handled: AtomicUsize,
     pub resolved: AtomicUsize,
+    pub stop: CancellationToken,
 }
 
 pub struct Delayed {
@@ -26,6 +30,12 @@ impl Handler for Script {
     fn handle(&self, packet: &[u8], _: Client, _: Instant, out: &mut Vec<u8>) -> Outcome<Delayed> {
         self.handled.fetch_add(1, Ordering::SeqCst);
         match packet {
+            [b's', ..] => {
+                self.stop.cancel();
+                out.clear();
+                out.extend_from_slice(packet);
+                Outcome::Reply
+            }
             [b'r', ..] => {
                 out.clear();
                 out.extend_from_slice(packet);

@@ -1,50 +1,96 @@
 //! UDP listener: one socket per worker (SO_REUSEPORT); hits answered inline, misses on spawned tasks.
 //!
-//! The receive loop owns one receive and one send buffer for its whole life, so
-//! the cache-hit path allocates nothing. A miss's packet is copied by the
-//! pipeline into its own pooled buffer, which frees the receive buffer at once.
+//! On Linux the receive loop moves datagrams in batches (`batched.rs`: one
+//! recvmmsg in, one sendmmsg out per wakeup, buffers in a [`batch::Batch`] owned
+//! for the loop's life); elsewhere it is one `recv_from`/`send_to` per query. The
+//! hit path allocates nothing either way. A miss's packet is copied by the
+//! pipeline into its own pooled buffer, which frees the receive slot at once, and
+//! its answer is sent by the task that resolved it.
+
+#[cfg(target_os = "linux")]
+mod batch;
+#[cfg(target_os = "linux")]
+mod batched;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
+use prometheus::IntCounter;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Handler, Outcome};
+use super::Handler;
 use crate::buffer::BufferPool;
-use crate::metrics::Proto;
-use crate::pipeline::Client;
+use crate::metrics::Metrics;
+
+/// What every UDP receive loop of one proxy shares.
+#[derive(Clone)]
+pub struct UdpShared {
+    pub buffers: Arc<BufferPool>,
+    /// Truncated datagrams are counted as dropped (unreadable) here.
+    pub metrics: Arc<Metrics>,
+    /// `wasmdns_udp_send_errors_total`: answers the kernel refused to send.
+    pub send_errors: IntCounter,
+    /// Deferred answers run as tracked tasks, so shutdown drains them.
+    pub tasks: TaskTracker,
+}
+
+impl UdpShared {
+    /// Registers the UDP counters in `metrics`' registry (once per proxy).
+    pub fn new(buffers: Arc<BufferPool>, metrics: Arc<Metrics>, tasks: TaskTracker) -> UdpShared {
+        let send_errors = IntCounter::new(
+            "udp_send_errors_total",
+            "UDP answers the kernel refused to send (not counting retried EAGAIN)",
+        )
+        .expect("valid metric");
+        if let Err(e) = metrics.registry().register(Box::new(send_errors.clone())) {
+            // Only a second registration can fail: counting still works, unexported.
+            tracing::debug!(error = %e, "udp send error counter not registered");
+        }
+        UdpShared {
+            buffers,
+            metrics,
+            send_errors,
+            tasks,
+        }
+    }
+}
 
 /// One UDP socket and what its receive loop needs.
 pub struct UdpListener<H> {
     socket: Arc<UdpSocket>,
     handler: Arc<H>,
-    buffers: Arc<BufferPool>,
-    tasks: TaskTracker,
+    shared: UdpShared,
 }
 
 impl<H: Handler> UdpListener<H> {
-    pub fn new(
-        socket: UdpSocket,
-        handler: Arc<H>,
-        buffers: Arc<BufferPool>,
-        tasks: TaskTracker,
-    ) -> UdpListener<H> {
+    pub fn new(socket: UdpSocket, handler: Arc<H>, shared: UdpShared) -> UdpListener<H> {
         UdpListener {
             socket: Arc::new(socket),
             handler,
-            buffers,
-            tasks,
+            shared,
         }
     }
 
     /// Receives until `shutdown` is cancelled. Bad packets and socket errors
-    /// (ICMP errors surface as failed sends and receives) never end the loop.
+    /// (ICMP errors surface as failed sends and receives) never end the loop;
+    /// answers already computed when it stops are still sent.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut packet = self.buffers.get();
-        let mut out = self.buffers.get();
+        #[cfg(target_os = "linux")]
+        self.run_batched(shutdown).await;
+        #[cfg(not(target_os = "linux"))]
+        self.run_single(shutdown).await;
+    }
+
+    /// The portable loop: one datagram per receive and per send.
+    #[cfg(not(target_os = "linux"))]
+    async fn run_single(self, shutdown: CancellationToken) {
+        use super::Outcome;
+        use crate::metrics::Proto;
+        use crate::pipeline::Client;
+        let mut packet = self.shared.buffers.get();
+        let mut out = self.shared.buffers.get();
         loop {
             packet.clear();
             let received = tokio::select! {
@@ -68,9 +114,9 @@ impl<H: Handler> UdpListener<H> {
             out.clear();
             match self
                 .handler
-                .handle(&packet, client, Instant::now(), &mut out)
+                .handle(&packet, client, std::time::Instant::now(), &mut out)
             {
-                Outcome::Reply => send(&self.socket, &out, peer).await,
+                Outcome::Reply => send(&self.socket, &out, peer, &self.shared.send_errors).await,
                 Outcome::Drop => {}
                 Outcome::Defer(deferred) => self.spawn_resolve(deferred, peer),
             }
@@ -80,19 +126,22 @@ impl<H: Handler> UdpListener<H> {
     fn spawn_resolve(&self, deferred: H::Deferred, peer: SocketAddr) {
         let socket = Arc::clone(&self.socket);
         let handler = Arc::clone(&self.handler);
-        let mut out = self.buffers.get();
-        self.tasks.spawn(async move {
+        let errors = self.shared.send_errors.clone();
+        let mut out = self.shared.buffers.get();
+        self.shared.tasks.spawn(async move {
             handler.resolve(deferred, &mut out).await;
-            send(&socket, &out, peer).await;
+            send(&socket, &out, peer, &errors).await;
         });
     }
 }
 
-async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr) {
+/// Sends one answer (empty means none), waiting for the socket if it is full.
+async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr, errors: &IntCounter) {
     if answer.is_empty() {
         return;
     }
     if let Err(e) = socket.send_to(answer, peer).await {
+        errors.inc();
         tracing::debug!(client = %peer, error = %e, "udp send failed");
     }
 }
@@ -107,31 +156,35 @@ mod tests {
     struct Fixture {
         addr: SocketAddr,
         script: Arc<Script>,
-        tasks: TaskTracker,
+        shared: UdpShared,
         shutdown: CancellationToken,
         loop_done: tokio::task::JoinHandle<()>,
     }
 
-    async fn start() -> Fixture {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    /// Serves `socket`; datagrams queued on it before this call arrive together.
+    fn start_on(socket: UdpSocket) -> Fixture {
         let addr = socket.local_addr().unwrap();
         let script = Arc::new(Script::default());
-        let tasks = TaskTracker::new();
-        let shutdown = CancellationToken::new();
-        let listener = UdpListener::new(
-            socket,
-            Arc::clone(&script),
+        let shared = UdpShared::new(
             BufferPool::new(8, 512),
-            tasks.clone(),
+            Arc::new(Metrics::new()),
+            TaskTracker::new(),
         );
+        // The script's `s` packets stop the loop, like any other shutdown.
+        let shutdown = script.stop.clone();
+        let listener = UdpListener::new(socket, Arc::clone(&script), shared.clone());
         let loop_done = tokio::spawn(listener.run(shutdown.clone()));
         Fixture {
             addr,
             script,
-            tasks,
+            shared,
             shutdown,
             loop_done,
         }
+    }
+
+    async fn start() -> Fixture {
+        start_on(UdpSocket::bind("127.0.0.1:0").await.unwrap())
     }
 
     async fn client() -> UdpSocket {
@@ -145,6 +198,12 @@ mod tests {
             .expect("answer in time")
             .unwrap();
         b[..n].to_vec()
+    }
+
+    async fn until(cond: impl Fn() -> bool) {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     #[tokio::test]
@@ -162,15 +221,57 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropped_and_empty_packets_do_not_stop_the_loop() {
+    async fn queued_datagrams_are_all_answered_in_order_with_misses_interleaved() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let c = client().await;
+        let to = socket.local_addr().unwrap();
+        // Queued before the loop starts: one receive takes them all.
+        for q in [&b"r1"[..], b"dx", &wait_msg(20, 9), b"r2", b"r3"] {
+            c.send_to(q, to).await.unwrap();
+        }
+        let f = start_on(socket);
+        for want in [&b"r1"[..], b"r2", b"r3", &wait_msg(20, 9)] {
+            assert_eq!(recv(&c).await, want);
+        }
+        assert_eq!(f.script.handled.load(Ordering::SeqCst), 5);
+        assert_eq!(f.shared.send_errors.get(), 0);
+        f.shutdown.cancel();
+        f.loop_done.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ipv6_clients_get_their_answers() {
+        let Ok(socket) = UdpSocket::bind("[::1]:0").await else {
+            return; // no IPv6 on this host
+        };
+        let f = start_on(socket);
+        let c = UdpSocket::bind("[::1]:0").await.unwrap();
+        c.send_to(b"rsix", f.addr).await.unwrap();
+        c.send_to(&wait_msg(5, 6), f.addr).await.unwrap();
+        assert_eq!(recv(&c).await, b"rsix");
+        assert_eq!(recv(&c).await, wait_msg(5, 6));
+        f.shutdown.cancel();
+        f.loop_done.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn dropped_empty_and_oversized_packets_do_not_stop_the_loop() {
         let f = start().await;
         let c = client().await;
         c.send_to(b"", f.addr).await.unwrap();
         c.send_to(b"dropme", f.addr).await.unwrap();
-        c.send_to(&[0xff; 600], f.addr).await.unwrap();
+        c.send_to(&[b'r'; 600], f.addr).await.unwrap(); // over the 512-byte slot
         c.send_to(b"ralive", f.addr).await.unwrap();
         assert_eq!(recv(&c).await, b"ralive");
-        assert_eq!(f.script.handled.load(Ordering::SeqCst), 4);
+        if cfg!(target_os = "linux") {
+            // MSG_TRUNC: never handed to the pipeline, counted as unreadable.
+            assert_eq!(f.script.handled.load(Ordering::SeqCst), 3);
+            let text = f.shared.metrics.render();
+            assert!(
+                text.contains("wasmdns_dropped_total{reason=\"unreadable\"} 1"),
+                "{text}"
+            );
+        }
         f.shutdown.cancel();
         f.loop_done.await.unwrap();
     }
@@ -183,9 +284,7 @@ mod tests {
             gone.send_to(&wait_msg(10, tag), f.addr).await.unwrap();
             // Closed before its answer: the host answers that send with ICMP port unreachable.
         }
-        while f.script.resolved.load(Ordering::SeqCst) < 3 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        until(|| f.script.resolved.load(Ordering::SeqCst) == 3).await;
         let c = client().await;
         c.send_to(b"rstill", f.addr).await.unwrap();
         assert_eq!(recv(&c).await, b"rstill");
@@ -193,14 +292,37 @@ mod tests {
         f.loop_done.await.unwrap();
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn shutdown_mid_batch_still_sends_that_batch_then_reads_nothing() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let c = client().await;
+        let to = socket.local_addr().unwrap();
+        for q in [&b"r1"[..], &wait_msg(30, 2), b"sstop", b"r3"] {
+            c.send_to(q, to).await.unwrap();
+        }
+        let f = start_on(socket);
+        f.loop_done.await.unwrap(); // `sstop` cancelled the token
+        c.send_to(b"rlate", f.addr).await.unwrap();
+        for want in [&b"r1"[..], b"sstop", b"r3", &wait_msg(30, 2)] {
+            assert_eq!(
+                recv(&c).await,
+                want,
+                "answers computed before the stop go out"
+            );
+        }
+        f.shared.tasks.close();
+        f.shared.tasks.wait().await;
+        // The batch in hand is finished (`r3`), nothing later is read (`rlate`).
+        assert_eq!(f.script.handled.load(Ordering::SeqCst), 4);
+    }
+
     #[tokio::test]
     async fn shutdown_stops_receiving_but_lets_deferred_answers_finish() {
         let f = start().await;
         let c = client().await;
         c.send_to(&wait_msg(100, 7), f.addr).await.unwrap();
-        while f.script.handled.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        until(|| f.script.handled.load(Ordering::SeqCst) == 1).await;
         f.shutdown.cancel();
         f.loop_done.await.unwrap();
         c.send_to(b"rlate", f.addr).await.unwrap();
@@ -209,8 +331,8 @@ mod tests {
             wait_msg(100, 7),
             "in-flight answer still sent"
         );
-        f.tasks.close();
-        f.tasks.wait().await;
+        f.shared.tasks.close();
+        f.shared.tasks.wait().await;
         assert_eq!(
             f.script.handled.load(Ordering::SeqCst),
             1,

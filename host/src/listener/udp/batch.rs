@@ -1,0 +1,317 @@
+//! A recvmmsg/sendmmsg batch: up to `capacity` datagrams in and their answers out per syscall.
+//!
+//! A [`Batch`] owns every buffer, address and header the two syscalls need, for
+//! the whole life of a receive loop, so a batch allocates nothing. Receive slots
+//! are fixed-size pieces of one allocation; each answer has its own `Vec` (the
+//! handler writes it), and an answer is sent to the address the kernel wrote for
+//! its query, in place, with no conversion. The headers are filled once; only the
+//! lengths the kernel overwrites are reset per call.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// One received datagram, as the handler sees it.
+pub struct Datagram<'a> {
+    pub packet: &'a [u8],
+    /// `None` for an address family other than IPv4/IPv6 (never on our sockets).
+    pub peer: Option<SocketAddr>,
+    /// The datagram did not fit its slot (MSG_TRUNC): `packet` is only its head.
+    pub truncated: bool,
+}
+
+/// Receive slots, answer buffers and the mmsghdr arrays pointing into them.
+pub struct Batch {
+    slot: usize,
+    rx_buf: Box<[u8]>,
+    rx_addr: Box<[libc::sockaddr_storage]>,
+    rx_iov: Box<[libc::iovec]>,
+    rx_hdr: Box<[libc::mmsghdr]>,
+    /// Datagrams the last `recv` filled in.
+    received: usize,
+    answers: Box<[Vec<u8>]>,
+    tx_iov: Box<[libc::iovec]>,
+    tx_hdr: Box<[libc::mmsghdr]>,
+    /// Answers queued for the next `send`.
+    queued: usize,
+}
+
+// SAFETY: the raw pointers inside the iovec/mmsghdr arrays point only into heap
+// allocations this same `Batch` owns and never reallocates (boxed slices; answer
+// pointers are refreshed before each send). Moving the `Batch` to another thread
+// moves those allocations with it; nothing is shared, so `Sync` is not claimed.
+unsafe impl Send for Batch {}
+
+impl Batch {
+    /// `capacity` datagrams of at most `slot` bytes each per receive.
+    pub fn new(capacity: usize, slot: usize) -> Batch {
+        let capacity = capacity.max(1);
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let zero_addr = || unsafe { zeroed::<libc::sockaddr_storage>() };
+        let zero_iov = || libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let zero_hdr = || unsafe { zeroed::<libc::mmsghdr>() };
+        let mut b = Batch {
+            slot,
+            rx_buf: vec![0; capacity * slot].into_boxed_slice(),
+            rx_addr: (0..capacity).map(|_| zero_addr()).collect(),
+            rx_iov: (0..capacity).map(|_| zero_iov()).collect(),
+            rx_hdr: (0..capacity).map(|_| zero_hdr()).collect(),
+            received: capacity, // every header gets its lengths set below
+            answers: (0..capacity).map(|_| Vec::with_capacity(slot)).collect(),
+            tx_iov: (0..capacity).map(|_| zero_iov()).collect(),
+            tx_hdr: (0..capacity).map(|_| zero_hdr()).collect(),
+            queued: 0,
+        };
+        for i in 0..capacity {
+            b.rx_iov[i].iov_base = b.rx_buf[i * slot..].as_mut_ptr().cast();
+            b.rx_iov[i].iov_len = slot;
+            let h = &mut b.rx_hdr[i].msg_hdr;
+            h.msg_name = (&raw mut b.rx_addr[i]).cast();
+            h.msg_iov = &raw mut b.rx_iov[i];
+            h.msg_iovlen = 1;
+            let h = &mut b.tx_hdr[i].msg_hdr;
+            h.msg_iov = &raw mut b.tx_iov[i];
+            h.msg_iovlen = 1;
+        }
+        b.reset_rx();
+        b
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.rx_hdr.len()
+    }
+
+    /// Receives up to `capacity` datagrams without blocking (one recvmmsg).
+    /// `WouldBlock` when none is waiting. Drops the previous batch's answers.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.queued = 0;
+        self.reset_rx();
+        // SAFETY: `rx_hdr` holds `capacity` headers whose name/iov pointers target
+        // live buffers of the advertised sizes (set up in `new`, reset above).
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.rx_hdr.as_mut_ptr(),
+                self.rx_hdr.len() as _,
+                libc::MSG_DONTWAIT as _,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            // Which headers the kernel touched is unknown: reset them all next time.
+            self.received = self.capacity();
+            return Err(io::Error::last_os_error());
+        }
+        self.received = n as usize;
+        Ok(self.received)
+    }
+
+    /// The kernel overwrites the name length and flags of every header it fills.
+    fn reset_rx(&mut self) {
+        for h in &mut self.rx_hdr[..self.received] {
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as _;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
+        }
+    }
+
+    /// Datagram `i` of the last receive and the empty buffer for the next answer.
+    pub fn datagram(&mut self, i: usize) -> (Datagram<'_>, &mut Vec<u8>) {
+        let h = &self.rx_hdr[i];
+        let len = (h.msg_len as usize).min(self.slot);
+        let start = i * self.slot;
+        let datagram = Datagram {
+            packet: &self.rx_buf[start..start + len],
+            peer: to_socket_addr(&self.rx_addr[i]),
+            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+        };
+        let out = &mut self.answers[self.queued];
+        out.clear();
+        (datagram, out)
+    }
+
+    /// Queues the answer just written by [`Batch::datagram`] to datagram `i`'s sender.
+    pub fn queue(&mut self, i: usize) {
+        let namelen = self.rx_hdr[i].msg_hdr.msg_namelen;
+        let h = &mut self.tx_hdr[self.queued].msg_hdr;
+        // Answers go to the address the kernel wrote for the query: it stays
+        // untouched until the next `recv`, which comes after the whole send.
+        h.msg_name = (&raw mut self.rx_addr[i]).cast();
+        h.msg_namelen = namelen;
+        self.queued += 1;
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// The address answer `j` goes to (logging).
+    pub fn answer_peer(&self, j: usize) -> Option<SocketAddr> {
+        let name = self.tx_hdr[j].msg_hdr.msg_name;
+        // SAFETY: `queue` pointed it at an element of `rx_addr`.
+        to_socket_addr(unsafe { &*name.cast::<libc::sockaddr_storage>() })
+    }
+
+    /// Sends queued answers `from..` without blocking (one sendmmsg); returns how
+    /// many left. An error means answer `from` itself could not be sent.
+    pub fn send(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
+        if from >= self.queued {
+            return Ok(0);
+        }
+        for j in from..self.queued {
+            // The handler may have grown (reallocated) an answer: point at it now.
+            self.tx_iov[j].iov_base = self.answers[j].as_mut_ptr().cast();
+            self.tx_iov[j].iov_len = self.answers[j].len();
+        }
+        // SAFETY: headers `from..queued` point at live iovecs (just set, each over
+        // an initialised `Vec`) and at sockaddrs the kernel wrote on receive.
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                self.tx_hdr[from..].as_mut_ptr(),
+                (self.queued - from) as _,
+                libc::MSG_DONTWAIT as _,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+/// The socket address in a kernel-written `sockaddr_storage`.
+fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large enough for.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            let port = u16::from_be(a.sin6_port);
+            Some(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id).into())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    fn pair(server: &str, client: &str) -> Option<(UdpSocket, UdpSocket)> {
+        let s = UdpSocket::bind(server).ok()?;
+        s.set_nonblocking(true).unwrap();
+        let c = UdpSocket::bind(client).ok()?;
+        c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        Some((s, c))
+    }
+
+    /// Receives what `sent` datagrams queued, answering each with `a` + query.
+    fn echo_all(s: &UdpSocket, batch: &mut Batch, sent: usize) -> usize {
+        let n = batch.recv(s.as_raw_fd()).unwrap();
+        assert_eq!(n, sent, "every queued datagram in one receive");
+        for i in 0..n {
+            let (d, out) = batch.datagram(i);
+            out.push(b'a');
+            out.extend_from_slice(d.packet);
+            batch.queue(i);
+        }
+        batch.send(s.as_raw_fd(), 0).unwrap()
+    }
+
+    #[test]
+    fn one_receive_takes_several_datagrams_and_one_send_answers_them() {
+        let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
+        let to = s.local_addr().unwrap();
+        for q in [&b"q1"[..], b"q22", b"q333"] {
+            c.send_to(q, to).unwrap();
+        }
+        let mut batch = Batch::new(8, 64);
+        assert_eq!(echo_all(&s, &mut batch, 3), 3);
+        let mut b = [0u8; 64];
+        for want in [&b"aq1"[..], b"aq22", b"aq333"] {
+            let (n, from) = c.recv_from(&mut b).unwrap();
+            assert_eq!((&b[..n], from), (want, to));
+        }
+        assert_eq!(batch.answer_peer(0), Some(c.local_addr().unwrap()));
+    }
+
+    #[test]
+    fn an_empty_socket_would_block_and_a_full_batch_leaves_the_rest() {
+        let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
+        let mut batch = Batch::new(2, 16);
+        let err = batch.recv(s.as_raw_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        for q in [b"1", b"2", b"3"] {
+            c.send_to(q, s.local_addr().unwrap()).unwrap();
+        }
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 1);
+        assert_eq!(batch.datagram(0).0.packet, b"3");
+    }
+
+    #[test]
+    fn ipv6_peers_round_trip() {
+        let Some((s, c)) = pair("[::1]:0", "[::1]:0") else {
+            return; // no IPv6 on this host
+        };
+        c.send_to(b"six", s.local_addr().unwrap()).unwrap();
+        let mut batch = Batch::new(4, 64);
+        assert_eq!(echo_all(&s, &mut batch, 1), 1);
+        assert_eq!(batch.datagram(0).0.peer, Some(c.local_addr().unwrap()));
+        let mut b = [0u8; 8];
+        let n = c.recv(&mut b).unwrap();
+        assert_eq!(&b[..n], b"asix");
+    }
+
+    #[test]
+    fn an_oversized_datagram_is_flagged_truncated() {
+        let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
+        c.send_to(&[7u8; 100], s.local_addr().unwrap()).unwrap();
+        c.send_to(&[8u8; 32], s.local_addr().unwrap()).unwrap();
+        let mut batch = Batch::new(4, 32);
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
+        let (d, _) = batch.datagram(0);
+        assert!(d.truncated);
+        assert_eq!(d.packet.len(), 32, "only the slot's worth");
+        let (d, _) = batch.datagram(1);
+        assert!(!d.truncated, "a datagram filling its slot exactly is whole");
+        // The flags are reset: a later normal datagram in slot 0 is not truncated.
+        c.send_to(b"ok", s.local_addr().unwrap()).unwrap();
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 1);
+        assert!(!batch.datagram(0).0.truncated);
+    }
+
+    #[test]
+    fn sending_from_an_offset_sends_only_the_rest_and_grown_answers_whole() {
+        let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
+        for q in [b"x", b"y"] {
+            c.send_to(q, s.local_addr().unwrap()).unwrap();
+        }
+        let mut batch = Batch::new(4, 8);
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
+        for i in 0..2 {
+            let (_, out) = batch.datagram(i);
+            out.resize(1000, b'0' + i as u8); // past the slot: reallocated
+            batch.queue(i);
+        }
+        assert_eq!(batch.send(s.as_raw_fd(), 1).unwrap(), 1);
+        assert_eq!(batch.send(s.as_raw_fd(), 2).unwrap(), 0);
+        let mut b = [0u8; 2000];
+        let n = c.recv(&mut b).unwrap();
+        assert_eq!(&b[..n], &[b'1'; 1000][..]);
+    }
+}
