@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use wasmdns::buffer::BufferPool;
 use wasmdns::cache::{Cache, CacheKey};
 use wasmdns::config::Config;
@@ -54,7 +54,7 @@ fn components(c: &mut Criterion) {
     let cache = Cache::new(&Config::defaults().cache);
     cache.insert(
         CacheKey::new(&parsed, &packet),
-        Arc::new(Answer::from_upstream(&upstream_answer(), &policy(), Instant::now()).unwrap()),
+        Answer::from_upstream(&upstream_answer(), &policy(), Instant::now()).unwrap(),
     );
     let mut out = Vec::with_capacity(4096);
 
@@ -67,6 +67,15 @@ fn components(c: &mut Criterion) {
     c.bench_function("cache_get", |b| {
         let key = CacheKey::new(&parsed, &packet);
         b.iter(|| cache.get(black_box(&key), Instant::now()))
+    });
+    c.bench_function("cache_insert", |b| {
+        let wire = upstream_answer();
+        let key = CacheKey::new(&parsed, &packet);
+        b.iter_batched(
+            || Answer::from_upstream(&wire, &policy(), Instant::now()).unwrap(),
+            |answer| cache.insert(key.clone(), answer),
+            BatchSize::SmallInput,
+        )
     });
     c.bench_function("write_response", |b| {
         let now = Instant::now();
@@ -96,7 +105,7 @@ fn pipeline_hit(c: &mut Criterion) {
     pipeline
         .cache()
         .unwrap()
-        .insert(CacheKey::new(&parsed, &packet), Arc::new(answer));
+        .insert(CacheKey::new(&parsed, &packet), answer);
     let client = Client {
         addr: SocketAddr::from(([127, 0, 0, 1], 40000)),
         proto: Proto::Udp,
@@ -106,6 +115,16 @@ fn pipeline_hit(c: &mut Criterion) {
         b.iter(|| {
             let step = pipeline.handle(black_box(&packet), client, Instant::now(), &mut out);
             assert!(matches!(step, Step::Reply));
+        })
+    });
+    // A miss up to the hand-off to the upstream task: lookup, in-flight slot,
+    // the packet copied into a pooled buffer, the boxed `Miss` (dropped here).
+    let mut unknown = packet.clone();
+    unknown[13] = b'X'; // "XwW.example.com": never cached
+    c.bench_function("pipeline_handle_miss_setup", |b| {
+        b.iter(|| {
+            let step = pipeline.handle(black_box(&unknown), client, Instant::now(), &mut out);
+            assert!(matches!(step, Step::Miss(_)));
         })
     });
 }

@@ -39,12 +39,12 @@ fn client(name: &str, qtype: RecordType, edns: Option<TestEdns>, cd: bool) -> Ve
     testutil::query(0x4242, name, qtype, edns, cd)
 }
 
-fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Arc<Answer> {
+fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Answer {
     let wire = testutil::response(1, name, RecordType::A, rcode, s);
-    Arc::new(Answer::from_upstream(&wire, &POLICY, now).unwrap())
+    Answer::from_upstream(&wire, &POLICY, now).unwrap()
 }
 
-fn positive(name: &str, ttl: u32, now: Instant) -> Arc<Answer> {
+fn positive(name: &str, ttl: u32, now: Instant) -> Answer {
     let s = Sections {
         answers: vec![a(name, ttl, 1)],
         ..Sections::default()
@@ -270,4 +270,52 @@ fn rebuilt_keeps_entries_under_new_limits() {
     });
     assert!(smaller.entry_count() <= 3, "{}", smaller.entry_count());
     assert_eq!(old.entry_count(), 10, "the old cache is untouched");
+}
+
+/// Resident bytes per cached entry, for the issue 6 memory target (≤ 80 MiB per
+/// 1M entries): fills a cache with answers shaped like the peer harness's fill
+/// (`fN.fill.bench.test A`, one A record) and reads RSS before and after.
+/// Ignored by default (it owns the process's RSS): run it alone with
+/// `cargo test --lib cache::tests::footprint -- --ignored --nocapture --test-threads 1`.
+#[test]
+#[ignore]
+fn footprint_per_entry() {
+    const N: u32 = 200_000;
+    fn rss() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+    let fill_answer = |name: &[u8]| {
+        let mut p = vec![0xab, 0xcd, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(name);
+        p.extend_from_slice(&[0, 1, 0, 1]);
+        p.extend_from_slice(&[
+            0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 198, 19, 0, 1,
+        ]);
+        p
+    };
+    let now = Instant::now();
+    let cache = cache(u64::from(N) * 2);
+    let mut packet = Vec::new();
+    let before = rss();
+    for n in 0..N {
+        let label = format!("f{n}");
+        let mut name = vec![label.len() as u8];
+        name.extend_from_slice(label.as_bytes());
+        name.extend_from_slice(b"\x04fill\x05bench\x04test\x00");
+        packet.clear();
+        packet.extend_from_slice(&[0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        packet.extend_from_slice(&name);
+        packet.extend_from_slice(&[0, 1, 0, 1]);
+        let answer = Answer::from_upstream(&fill_answer(&name), &POLICY, now).unwrap();
+        cache.insert(key(&packet), answer);
+    }
+    assert_eq!(cache.entry_count(), u64::from(N));
+    let per_entry = (rss() - before) / u64::from(N);
+    println!(
+        "{per_entry} bytes per entry, {:.0} MiB per 1M",
+        per_entry as f64 * 1e6 / 1_048_576.0
+    );
+    assert!(per_entry < 2000, "{per_entry} bytes per entry");
 }
