@@ -36,7 +36,8 @@ impl Deref for Entry {
 }
 
 impl Entry {
-    pub(crate) fn new(answer: Answer, flags: u8) -> Entry {
+    pub(crate) fn new(mut answer: Answer, flags: u8) -> Entry {
+        answer.lowercase_question();
         Entry {
             answer,
             hits: AtomicU32::new(0),
@@ -46,7 +47,7 @@ impl Entry {
     }
 
     /// Whether this is the answer to `key`: same flags, same QTYPE and QCLASS, and
-    /// the same name ignoring ASCII case (the stored question keeps the upstream's).
+    /// the same name (both lower-cased: the key when built, the entry in `new`).
     pub(crate) fn answers(&self, key: &CacheKey) -> bool {
         let key = key.as_bytes();
         let (flags, type_class, name) = (key[0], &key[1..KEY_PREFIX], &key[KEY_PREFIX..]);
@@ -56,9 +57,7 @@ impl Entry {
         else {
             return false;
         };
-        self.flags == flags
-            && stored_type_class == type_class
-            && stored_name.eq_ignore_ascii_case(name)
+        self.flags == flags && stored_type_class == type_class && stored_name == name
     }
 
     /// Counts a hit at `now`; true (once, until the refresh ends) when this hit finds

@@ -125,6 +125,41 @@ fn key_ignores_case_and_keeps_label_boundaries() {
 }
 
 #[test]
+fn an_entry_is_served_only_for_its_own_question() {
+    // Stored under another question's hash (what a hash collision would do): a miss.
+    let (cache, now) = (cache(100), Instant::now());
+    let asked = client("asked.example.", RecordType::A, None, false);
+    cache.insert(key(&asked), positive("other.example.", 300, now));
+    assert!(cache.get(&key(&asked), now).is_none());
+    // Same name, other flags or type stored under this key: a miss too.
+    let do_edns = Some(TestEdns {
+        size: 1232,
+        dnssec_ok: true,
+        version: 0,
+    });
+    let with_do = client("other.example.", RecordType::A, do_edns, false);
+    let plain = client("other.example.", RecordType::A, None, false);
+    cache.insert(key(&with_do), positive("other.example.", 300, now));
+    assert!(cache.get(&key(&with_do), now).is_some());
+    let aaaa = client("other.example.", RecordType::AAAA, None, false);
+    cache.insert(key(&aaaa), positive("other.example.", 300, now));
+    assert!(cache.get(&key(&aaaa), now).is_none(), "A answer under AAAA");
+    assert!(cache.get(&key(&plain), now).is_none(), "never stored");
+}
+
+#[test]
+fn upstream_spelling_of_the_question_does_not_matter() {
+    let (cache, now) = (cache(100), Instant::now());
+    let q = client("MiXeD.Example.", RecordType::A, None, false);
+    cache.insert(key(&q), positive("mIxEd.EXAMPLE.", 300, now));
+    let lower = client("mixed.example.", RecordType::A, None, false);
+    let hit = cache.get(&key(&lower), now).expect("hit whatever the case");
+    let mut out = Vec::new();
+    hit.write_response(&parse_query(&lower).unwrap(), &lower, now, 512, &mut out);
+    assert_eq!(out[12..lower.len()], lower[12..], "the asker's question");
+}
+
+#[test]
 fn long_names_use_heap_keys_with_the_same_rules() {
     let long = format!("{}Example.COM.", "LabeL.".repeat(20));
     let q_upper = client(&long, RecordType::A, None, false);

@@ -152,6 +152,17 @@ impl Answer {
         }
     }
 
+    /// Lower-cases the stored question's name (the cache does it once at insert, so
+    /// a hit compares it to a key with a plain `==`). Clients never see it: a
+    /// response carries the asker's own question bytes.
+    pub fn lowercase_question(&mut self) {
+        let end = usize::from(self.question_end).saturating_sub(4);
+        if let Some(name) = self.data.get_mut(HEADER_LEN..end) {
+            // An uncompressed name: length octets are ≤ 63, below b'A'.
+            name.make_ascii_lowercase();
+        }
+    }
+
     /// The stored question (header excluded), as the upstream spelled it.
     pub fn question(&self) -> &[u8] {
         self.wire()
