@@ -1,28 +1,34 @@
 //! The response cache: wire-format [`Answer`]s in a bounded moka cache.
 //!
-//! A key is the exact bytes (DO/CD flags, QTYPE, QCLASS, lower-cased QNAME) built on
-//! the stack for all but very long names, so a lookup allocates nothing. moka hashes them with its per-cache
-//! random SipHash key (no hash flooding) and compares the full bytes, so a hash
-//! collision is a miss, never a wrong answer. Entries expire with their answer's
-//! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry against
-//! the caller's clock and returns only fresh answers, `get_stale` also expired ones
-//! still inside the window (RFC 8767).
+//! A [`CacheKey`] is the exact question bytes (DO/CD flags, QTYPE, QCLASS,
+//! lower-cased QNAME), built on the stack for all but very long names. moka holds
+//! only its 64-bit hash under the cache's random SipHash key, and hashes that with
+//! a pass-through hasher: no key bytes are stored twice or compared in moka's
+//! table, which keeps an entry small and a lookup cheap. A hit is then checked
+//! against the entry's own question and flags, so a hash collision is a miss (and
+//! at worst two names evicting each other), never a wrong answer; without the
+//! hash key, collisions cannot be aimed. Entries expire with their answer's
+//! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry
+//! against the caller's clock and returns only fresh answers, `get_stale` also
+//! expired ones still inside the window (RFC 8767).
 //!
 //! With prefetch on, a hit on an entry hit before and in the last tenth of its
 //! lifetime queues a [`Refresh`] (bounded; dropped when full) for the pipeline's
 //! prefetch worker, so popular names are renewed before they expire.
 
 mod entry;
+mod hash;
 
-pub use entry::Refresh;
+pub use entry::{Entry, Refresh};
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use tokio::sync::mpsc;
 
-use entry::Entry;
+use hash::PassThrough;
 
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
@@ -88,11 +94,9 @@ impl CacheKey {
         }
     }
 
-    fn into_boxed(self) -> Box<[u8]> {
-        match self.0 {
-            KeyBytes::Heap(bytes) => bytes,
-            KeyBytes::Inline { .. } => self.as_bytes().into(),
-        }
+    /// The DO/CD flags byte.
+    fn flags(&self) -> u8 {
+        self.as_bytes()[0]
     }
 }
 
@@ -115,40 +119,28 @@ struct AnswerExpiry {
     stale: Duration,
 }
 
-impl Expiry<Box<[u8]>, Arc<Entry>> for AnswerExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Box<[u8]>,
-        entry: &Arc<Entry>,
-        created_at: Instant,
-    ) -> Option<Duration> {
-        Some(
-            entry
-                .answer
-                .remaining(created_at)
-                .saturating_add(self.stale),
-        )
+impl Expiry<u64, Arc<Entry>> for AnswerExpiry {
+    fn expire_after_create(&self, _: &u64, entry: &Arc<Entry>, at: Instant) -> Option<Duration> {
+        Some(entry.remaining(at).saturating_add(self.stale))
     }
 
     fn expire_after_update(
         &self,
-        _key: &Box<[u8]>,
+        _: &u64,
         entry: &Arc<Entry>,
-        updated_at: Instant,
-        _duration_until_expiry: Option<Duration>,
+        at: Instant,
+        _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(
-            entry
-                .answer
-                .remaining(updated_at)
-                .saturating_add(self.stale),
-        )
+        Some(entry.remaining(at).saturating_add(self.stale))
     }
 }
 
 /// Bounded answer cache.
 pub struct Cache {
-    entries: moka::sync::Cache<Box<[u8]>, Arc<Entry>>,
+    /// Keyed by the hash of a [`CacheKey`] under `keys`.
+    entries: moka::sync::Cache<u64, Arc<Entry>, PassThrough>,
+    /// The secret hash key; a rebuilt cache keeps it, so its hashes stay valid.
+    keys: RandomState,
     /// How long past expiry an answer may still be served; zero = never.
     stale: Duration,
     /// Where hits queue refreshes; `None` with prefetch off.
@@ -159,12 +151,16 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(config: &CacheConfig) -> Cache {
+        Cache::with_keys(config, RandomState::new())
+    }
+
+    fn with_keys(config: &CacheConfig, keys: RandomState) -> Cache {
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_entries)
             .expire_after(AnswerExpiry {
                 stale: config.serve_stale,
             })
-            .build();
+            .build_with_hasher(PassThrough);
         let (refreshes, queue) = if config.prefetch {
             let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
             (Some(tx), Some(rx))
@@ -173,16 +169,28 @@ impl Cache {
         };
         Cache {
             entries,
+            keys,
             stale: config.serve_stale,
             refreshes,
             queue: Mutex::new(queue),
         }
     }
 
+    fn hash(&self, key: &CacheKey) -> u64 {
+        self.keys.hash_one(key.as_bytes())
+    }
+
+    /// The entry stored for `key`, if it is really `key`'s (see the module docs).
+    fn lookup(&self, key: &CacheKey) -> Option<Arc<Entry>> {
+        self.entries
+            .get(&self.hash(key))
+            .filter(|entry| entry.answers(key))
+    }
+
     /// A live (unexpired) answer for `key`; may queue a refresh of it (prefetch).
-    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
-        let entry = self.entries.get(key.as_bytes())?;
-        if entry.answer.expired(now) {
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Entry>> {
+        let entry = self.lookup(key)?;
+        if entry.expired(now) {
             return None;
         }
         if let Some(refreshes) = &self.refreshes {
@@ -191,7 +199,7 @@ impl Cache {
                 let _ = refreshes.try_send(Refresh::new(key.clone(), Arc::clone(&entry)));
             }
         }
-        Some(Arc::clone(&entry.answer))
+        Some(entry)
     }
 
     /// The queue of refreshes for the prefetch worker: `Some` once, and only with
@@ -205,22 +213,21 @@ impl Cache {
 
     /// An answer for `key` expired less than the serve-stale window ago (or still
     /// fresh), for when no upstream can answer. `None` when serve-stale is off.
-    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
+    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<Entry>> {
         if self.stale.is_zero() {
             return None;
         }
-        self.entries
-            .get(key.as_bytes())
-            .map(|entry| Arc::clone(&entry.answer))
-            .filter(|answer| answer.stale_for(now) < self.stale)
+        self.lookup(key)
+            .filter(|entry| entry.stale_for(now) < self.stale)
     }
 
-    /// Stores `answer` if its lifetime is > 0.
-    pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
-        if answer.lifetime() > 0 {
-            self.entries
-                .insert(key.into_boxed(), Arc::new(Entry::new(answer)));
+    /// Stores `answer` for `key` when its lifetime is > 0, and returns it ready to serve.
+    pub fn insert(&self, key: CacheKey, answer: Answer) -> Arc<Entry> {
+        let entry = Arc::new(Entry::new(answer, key.flags()));
+        if entry.lifetime() > 0 {
+            self.entries.insert(self.hash(&key), Arc::clone(&entry));
         }
+        entry
     }
 
     /// A cache built for `config` holding this one's entries, for a reload that
@@ -229,9 +236,9 @@ impl Cache {
     /// longer than its TTL. When shrinking, the new cache evicts down to size.
     /// Slow (a copy of every entry): call it off the query path.
     pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
-        let next = Cache::new(config);
-        for (key, answer) in self.entries.iter() {
-            next.entries.insert(Box::<[u8]>::clone(&key), answer);
+        let next = Cache::with_keys(config, self.keys.clone());
+        for (hash, entry) in self.entries.iter() {
+            next.entries.insert(*hash, entry);
         }
         next
     }

@@ -1,13 +1,15 @@
 //! Prometheus metrics: one [`Metrics`] value per proxy, owned (no global statics).
 //!
-//! Hot-path counters are resolved to concrete handles up front where the label
-//! space is small, so recording a query is an atomic add, not a label lookup.
+//! Hot-path counters are resolved to concrete handles once (on first use per
+//! label set, so the exposition only lists label sets that occurred), so
+//! recording a query is an atomic add, not a label lookup with string hashing.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
-    exponential_buckets, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Transport a query arrived on.
@@ -18,6 +20,8 @@ pub enum Proto {
 }
 
 impl Proto {
+    const ALL: [Proto; 2] = [Proto::Udp, Proto::Tcp];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Proto::Udp => "udp",
@@ -56,11 +60,46 @@ impl Dropped {
     }
 }
 
+/// Query types with their own label; the rest share "other".
+const QTYPES: [(u16, &str); 14] = [
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (43, "DS"),
+    (48, "DNSKEY"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (255, "ANY"),
+];
+/// Response codes with their own label; the rest share "other".
+const RCODES: [(u16, &str); 7] = [
+    (0, "NOERROR"),
+    (1, "FORMERR"),
+    (2, "SERVFAIL"),
+    (3, "NXDOMAIN"),
+    (4, "NOTIMP"),
+    (5, "REFUSED"),
+    (16, "BADVERS"),
+];
+const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+const RCODE_SLOTS: usize = RCODES.len() + 1;
+
+/// `queries_total` children by (proto, qtype slot, rcode slot), resolved on first use.
+type QueryCounters = [[[OnceLock<IntCounter>; RCODE_SLOTS]; QTYPE_SLOTS]; 2];
+
 /// Every metric the proxy exports.
 pub struct Metrics {
     registry: Registry,
     queries: IntCounterVec,
-    latency: HistogramVec,
+    query_counters: Box<QueryCounters>,
+    /// `query_duration_seconds` children by proto.
+    latency: [Histogram; 2],
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
     pub cache_entries: IntGauge,
@@ -124,6 +163,13 @@ impl Metrics {
             r.register(Box::new(c.clone())).expect("unique metric");
             c
         };
+        let latency = histogram_vec(
+            &r,
+            "query_duration_seconds",
+            "Time from receiving a query to having its answer",
+            &["proto"],
+            0.000_01,
+        );
         Metrics {
             queries: counter_vec(
                 &r,
@@ -131,13 +177,8 @@ impl Metrics {
                 "Queries answered, by transport, query type and response code",
                 &["proto", "qtype", "rcode"],
             ),
-            latency: histogram_vec(
-                &r,
-                "query_duration_seconds",
-                "Time from receiving a query to having its answer",
-                &["proto"],
-                0.000_01,
-            ),
+            query_counters: Box::default(),
+            latency: Proto::ALL.map(|p| latency.with_label_values(&[p.as_str()])),
             cache_hits: counter("cache_hits_total", "Queries answered from the cache"),
             cache_misses: counter("cache_misses_total", "Queries not found in the cache"),
             cache_entries: gauge("cache_entries", "Entries currently in the cache"),
@@ -262,14 +303,19 @@ impl Metrics {
         }
     }
 
-    /// Records one answered query.
+    /// Records one answered query: two atomic adds and a histogram observation
+    /// once the label set has been seen.
     pub fn record_query(&self, proto: Proto, qtype: u16, rcode: u16, elapsed: Duration) {
-        self.queries
-            .with_label_values(&[proto.as_str(), qtype_label(qtype), rcode_label(rcode)])
+        let (q, r) = (qtype_slot(qtype), rcode_slot(rcode));
+        self.query_counters[proto as usize][q][r]
+            .get_or_init(|| {
+                let qtype = QTYPES.get(q).map_or("other", |t| t.1);
+                let rcode = RCODES.get(r).map_or("other", |c| c.1);
+                self.queries
+                    .with_label_values(&[proto.as_str(), qtype, rcode])
+            })
             .inc();
-        self.latency
-            .with_label_values(&[proto.as_str()])
-            .observe(elapsed.as_secs_f64());
+        self.latency[proto as usize].observe(elapsed.as_secs_f64());
     }
 
     pub fn record_dropped(&self, why: Dropped) {
@@ -330,36 +376,63 @@ impl Default for Metrics {
     }
 }
 
+/// Index of `qtype` in `QTYPES`, or `QTYPES.len()` ("other").
+fn qtype_slot(qtype: u16) -> usize {
+    QTYPES
+        .iter()
+        .position(|t| t.0 == qtype)
+        .unwrap_or(QTYPES.len())
+}
+
+/// Index of `rcode` in `RCODES`, or `RCODES.len()` ("other").
+fn rcode_slot(rcode: u16) -> usize {
+    RCODES
+        .iter()
+        .position(|c| c.0 == rcode)
+        .unwrap_or(RCODES.len())
+}
+
 /// A fixed label per common query type keeps the label space bounded.
 pub fn qtype_label(qtype: u16) -> &'static str {
-    match qtype {
-        1 => "A",
-        2 => "NS",
-        5 => "CNAME",
-        6 => "SOA",
-        12 => "PTR",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        43 => "DS",
-        48 => "DNSKEY",
-        64 => "SVCB",
-        65 => "HTTPS",
-        255 => "ANY",
-        _ => "other",
-    }
+    QTYPES.get(qtype_slot(qtype)).map_or("other", |t| t.1)
 }
 
 pub fn rcode_label(rcode: u16) -> &'static str {
-    match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        16 => "BADVERS",
-        _ => "other",
+    RCODES.get(rcode_slot(rcode)).map_or("other", |c| c.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_counters_land_on_their_labels() {
+        let m = Metrics::new();
+        m.record_query(Proto::Udp, 1, 0, Duration::from_micros(5));
+        m.record_query(Proto::Udp, 1, 0, Duration::from_micros(5));
+        m.record_query(Proto::Tcp, 65, 3, Duration::from_micros(5));
+        m.record_query(Proto::Udp, 999, 23, Duration::from_millis(2));
+        let text = m.render();
+        for line in [
+            r#"wasmdns_queries_total{proto="udp",qtype="A",rcode="NOERROR"} 2"#,
+            r#"wasmdns_queries_total{proto="tcp",qtype="HTTPS",rcode="NXDOMAIN"} 1"#,
+            r#"wasmdns_queries_total{proto="udp",qtype="other",rcode="other"} 1"#,
+            r#"wasmdns_query_duration_seconds_count{proto="udp"} 3"#,
+            r#"wasmdns_query_duration_seconds_count{proto="tcp"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(
+            !text.contains(r#"qtype="AAAA""#),
+            "unseen label sets are not listed"
+        );
+    }
+
+    #[test]
+    fn labels_of_known_and_unknown_codes() {
+        assert_eq!(qtype_label(28), "AAAA");
+        assert_eq!(qtype_label(0), "other");
+        assert_eq!(rcode_label(16), "BADVERS");
+        assert_eq!(rcode_label(4095), "other");
     }
 }

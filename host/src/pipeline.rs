@@ -250,7 +250,7 @@ impl Pipeline {
             }
         };
         let answer = match Answer::from_upstream(&wire, &live.ttl_policy, Instant::now()) {
-            Ok(a) => Arc::new(a),
+            Ok(a) => a,
             Err(e) => {
                 // The upstream module matched ID and question; a body we cannot walk
                 // is still garbage: never cached, never relayed.
@@ -260,13 +260,16 @@ impl Pipeline {
                 return;
             }
         };
-        if let (Some(cache), Some(key)) = (&cache, key) {
-            if answer.lifetime() > 0 {
-                cache.insert(key, Arc::clone(&answer));
+        let stored;
+        let answer = match (&cache, key) {
+            (Some(cache), Some(key)) if answer.lifetime() > 0 => {
                 self.metrics.cache_inserts.inc();
+                stored = cache.insert(key, answer);
+                &**stored
             }
-        }
-        self.answer(&answer, &ask, &policy, out);
+            _ => &answer,
+        };
+        self.answer(answer, &ask, &policy, out);
     }
 
     /// No upstream answer: an expired answer beats none (RFC 8767), else the shed

@@ -118,8 +118,11 @@ pub fn write_block(
             _ => {}
         }
     }
-    let text = format!("blocked by plugin {plugin}");
-    response.finish(query, Some((ede::BLOCKED, &text)), limit);
+    response.finish(
+        query,
+        Some((ede::BLOCKED, &["blocked by plugin ", plugin])),
+        limit,
+    );
     code
 }
 

@@ -1,7 +1,9 @@
-//! A cached answer with what prefetch needs to know about it: how often it was hit,
-//! and whether a refresh is already on its way; plus the [`Refresh`] request handed
-//! to the prefetch worker and the query a key stands for.
+//! [`Entry`]: a cached answer with the key flags it was stored under and what
+//! prefetch needs to know about it (how often it was hit, whether a refresh is
+//! already on its way); plus the [`Refresh`] request handed to the prefetch worker
+//! and the query a key stands for.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,19 +16,48 @@ const MIN_HITS: u32 = 2;
 /// The EDNS payload in a rebuilt query; the upstream query gets our own anyway.
 const PAYLOAD: [u8; 2] = 1232u16.to_be_bytes();
 
-pub(crate) struct Entry {
-    pub(crate) answer: Arc<Answer>,
+/// A cached answer; derefs to the [`Answer`]. One allocation with the answer's
+/// fields inline (the message itself is a second one).
+#[derive(Debug)]
+pub struct Entry {
+    answer: Answer,
     hits: AtomicU32,
     refreshing: AtomicBool,
+    /// The DO/CD flags byte of the key it was stored under.
+    flags: u8,
+}
+
+impl Deref for Entry {
+    type Target = Answer;
+
+    fn deref(&self) -> &Answer {
+        &self.answer
+    }
 }
 
 impl Entry {
-    pub(crate) fn new(answer: Arc<Answer>) -> Entry {
+    pub(crate) fn new(mut answer: Answer, flags: u8) -> Entry {
+        answer.lowercase_question();
         Entry {
             answer,
             hits: AtomicU32::new(0),
             refreshing: AtomicBool::new(false),
+            flags,
         }
+    }
+
+    /// Whether this is the answer to `key`: same flags, same QTYPE and QCLASS, and
+    /// the same name (both lower-cased: the key when built, the entry in `new`).
+    pub(crate) fn answers(&self, key: &CacheKey) -> bool {
+        let key = key.as_bytes();
+        let (flags, type_class, name) = (key[0], &key[1..KEY_PREFIX], &key[KEY_PREFIX..]);
+        let question = self.answer.question();
+        let Some((stored_name, stored_type_class)) =
+            question.split_at_checked(question.len().wrapping_sub(4))
+        else {
+            return false;
+        };
+        self.flags == flags && stored_type_class == type_class && stored_name == name
     }
 
     /// Counts a hit at `now`; true (once, until the refresh ends) when this hit finds
@@ -113,13 +144,13 @@ mod tests {
         })
     }
 
-    fn answer(name: &str, ttl: u32, now: Instant) -> Arc<Answer> {
+    fn answer(name: &str, ttl: u32, now: Instant) -> Answer {
         let s = Sections {
             answers: vec![a(name, ttl, 1)],
             ..Sections::default()
         };
         let wire = testutil::response(1, name, RecordType::A, ResponseCode::NoError, s);
-        Arc::new(Answer::from_upstream(&wire, &POLICY, now).unwrap())
+        Answer::from_upstream(&wire, &POLICY, now).unwrap()
     }
 
     #[test]

@@ -27,18 +27,22 @@ pub use super::wire::WireError;
 const MAX_MESSAGE: usize = u16::MAX as usize;
 
 /// An upstream response in wire form, ready to be served to any client asking the same question.
+///
+/// Laid out for a cache of a million of them: one allocation holds the message
+/// and, after it, the TTL offsets; the expiry is derived from `stored_at` and
+/// `lifetime` rather than stored.
 #[derive(Debug)]
 pub struct Answer {
-    /// Header, question and records, OPT stripped; TTLs already capped at `lifetime`.
-    wire: Box<[u8]>,
-    question_end: usize,
-    /// Where every record's TTL is in `wire`.
-    ttl_offsets: Box<[u16]>,
+    /// Header, question and records (OPT stripped; TTLs already capped at
+    /// `lifetime`), then every record's TTL offset in it as a native-endian `u16`.
+    data: Box<[u8]>,
+    /// Length of the message at the start of `data`.
+    wire_len: u16,
+    question_end: u16,
     /// Upper 8 bits of the upstream RCODE (from its OPT record).
     ext_rcode: u8,
     lifetime: u32,
     stored_at: Instant,
-    expires: Instant,
 }
 
 impl Answer {
@@ -51,8 +55,10 @@ impl Answer {
     ) -> Result<Answer, WireError> {
         let walk = Walk::run(wire)?;
         let lifetime = policy.lifetime(&walk.facts);
-        let mut stored = wire.get(..walk.kept_end).unwrap_or_default().to_vec();
-        set_u16(&mut stored, ARCOUNT_AT, walk.kept_additional);
+        let kept = wire.get(..walk.kept_end).unwrap_or_default();
+        let mut data = Vec::with_capacity(kept.len() + 2 * walk.ttl_offsets.len());
+        data.extend_from_slice(kept);
+        set_u16(&mut data, ARCOUNT_AT, walk.kept_additional);
         // Served TTLs never exceed what upstream gave nor the entry's lifetime; an
         // answer that is not cached is relayed with its TTLs as they are.
         let cap = if lifetime > 0 {
@@ -62,27 +68,47 @@ impl Answer {
         };
         for &at in &walk.ttl_offsets {
             let at = usize::from(at);
-            let ttl = sane_ttl(get_u32(&stored, at).unwrap_or(0)).min(cap);
-            if let Some(dst) = stored.get_mut(at..at + 4) {
+            let ttl = sane_ttl(get_u32(&data, at).unwrap_or(0)).min(cap);
+            if let Some(dst) = data.get_mut(at..at + 4) {
                 dst.copy_from_slice(&ttl.to_be_bytes());
             }
         }
+        for &at in &walk.ttl_offsets {
+            data.extend_from_slice(&at.to_ne_bytes());
+        }
         Ok(Answer {
-            wire: stored.into_boxed_slice(),
-            question_end: walk.question_end,
-            ttl_offsets: walk.ttl_offsets.into_boxed_slice(),
+            data: data.into_boxed_slice(),
+            // Walk::run refused messages over 65535 bytes.
+            wire_len: kept.len() as u16,
+            question_end: walk.question_end as u16,
             ext_rcode: walk.ext_rcode.unwrap_or(0),
             lifetime,
             stored_at: now,
-            expires: now
-                .checked_add(Duration::from_secs(lifetime.into()))
-                .unwrap_or(now),
         })
+    }
+
+    /// The stored message.
+    fn wire(&self) -> &[u8] {
+        &self.data[..usize::from(self.wire_len)]
+    }
+
+    /// Where every record's TTL is in the message.
+    fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.data[usize::from(self.wire_len)..]
+            .chunks_exact(2)
+            .map(|at| usize::from(u16::from_ne_bytes([at[0], at[1]])))
+    }
+
+    fn expires(&self) -> Instant {
+        let lifetime = Duration::from_secs(self.lifetime.into());
+        self.stored_at
+            .checked_add(lifetime)
+            .unwrap_or(self.stored_at)
     }
 
     /// Response code (low 4 bits from the header).
     pub fn rcode(&self) -> u16 {
-        let low = get_u16(&self.wire, FLAGS_AT).unwrap_or(0) & RCODE_MASK;
+        let low = get_u16(self.wire(), FLAGS_AT).unwrap_or(0) & RCODE_MASK;
         (u16::from(self.ext_rcode) << 4) | low
     }
 
@@ -93,17 +119,17 @@ impl Answer {
 
     /// Whether the answer has expired at `now`.
     pub fn expired(&self, now: Instant) -> bool {
-        now >= self.expires
+        now >= self.expires()
     }
 
     /// Time left before the answer expires at `now` (zero once expired).
     pub fn remaining(&self, now: Instant) -> Duration {
-        self.expires.saturating_duration_since(now)
+        self.expires().saturating_duration_since(now)
     }
 
     /// How long ago the answer expired at `now` (zero while it is fresh).
     pub fn stale_for(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.expires)
+        now.saturating_duration_since(self.expires())
     }
 
     /// Like [`Answer::write_response`], for serving the answer past its expiry
@@ -118,8 +144,7 @@ impl Answer {
     ) {
         self.write_response(query, packet, self.stored_at, limit, out);
         let ttl = stale_ttl.to_be_bytes();
-        for &at in self.ttl_offsets.iter() {
-            let at = usize::from(at);
+        for at in self.ttl_offsets() {
             // Beyond `out` when the response was truncated: nothing to patch.
             if let Some(dst) = out.get_mut(at..at + 4) {
                 dst.copy_from_slice(&ttl);
@@ -127,10 +152,21 @@ impl Answer {
         }
     }
 
+    /// Lower-cases the stored question's name (the cache does it once at insert, so
+    /// a hit compares it to a key with a plain `==`). Clients never see it: a
+    /// response carries the asker's own question bytes.
+    pub fn lowercase_question(&mut self) {
+        let end = usize::from(self.question_end).saturating_sub(4);
+        if let Some(name) = self.data.get_mut(HEADER_LEN..end) {
+            // An uncompressed name: length octets are ≤ 63, below b'A'.
+            name.make_ascii_lowercase();
+        }
+    }
+
     /// The stored question (header excluded), as the upstream spelled it.
     pub fn question(&self) -> &[u8] {
-        self.wire
-            .get(HEADER_LEN..self.question_end)
+        self.wire()
+            .get(HEADER_LEN..usize::from(self.question_end))
             .unwrap_or_default()
     }
 
@@ -155,13 +191,17 @@ impl Answer {
         } else {
             stored_question
         };
+        let wire = self.wire();
         out.clear();
-        out.reserve(self.wire.len() + super::header::OPT_LEN);
-        out.extend_from_slice(self.wire.get(..HEADER_LEN).unwrap_or_default());
+        out.reserve(wire.len() + super::header::OPT_LEN);
+        out.extend_from_slice(wire.get(..HEADER_LEN).unwrap_or_default());
         out.extend_from_slice(question);
-        out.extend_from_slice(self.wire.get(self.question_end..).unwrap_or_default());
+        out.extend_from_slice(
+            wire.get(usize::from(self.question_end)..)
+                .unwrap_or_default(),
+        );
 
-        let stored_flags = get_u16(&self.wire, FLAGS_AT).unwrap_or(0);
+        let stored_flags = get_u16(wire, FLAGS_AT).unwrap_or(0);
         // A forwarder is never authoritative (RFC 1035 §4.1.1): AA is cleared.
         let flags = (stored_flags & !(RD | CD | AA)) | (query.flags & (RD | CD)) | QR;
         set_u16(out, 0, query.id);
@@ -195,8 +235,7 @@ impl Answer {
         if elapsed == 0 {
             return;
         }
-        for &at in self.ttl_offsets.iter() {
-            let at = usize::from(at);
+        for at in self.ttl_offsets() {
             if let Some(ttl) = out.get_mut(at..at + 4) {
                 let old = u32::from_be_bytes([ttl[0], ttl[1], ttl[2], ttl[3]]);
                 ttl.copy_from_slice(&old.saturating_sub(elapsed).to_be_bytes());

@@ -16,6 +16,8 @@ pub mod ede {
 
 /// EDNS option code of Extended DNS Errors (RFC 8914 §2).
 const OPTION_EDE: u16 = 15;
+/// Longest EDE extra text we send.
+const EDE_TEXT_MAX: usize = 200;
 /// Class IN.
 const CLASS_IN: u16 = 1;
 /// A compression pointer to the question name, which always sits at offset 12.
@@ -91,9 +93,10 @@ impl<'a> LocalResponse<'a> {
         }
     }
 
-    /// Completes the message: counts, OPT (with `ede` = (info code, extra text) when
-    /// given) if the client sent EDNS, and TC=1 with the records dropped past `limit`.
-    pub fn finish(self, query: &Query, ede: Option<(u16, &str)>, limit: usize) {
+    /// Completes the message: counts, OPT (with `ede` = (info code, extra text given
+    /// in parts, written one after the other so callers need not format a string)
+    /// if the client sent EDNS, and TC=1 with the records dropped past `limit`.
+    pub fn finish(self, query: &Query, ede: Option<(u16, &[&str])>, limit: usize) {
         let LocalResponse {
             out,
             question_end,
@@ -111,9 +114,9 @@ impl<'a> LocalResponse<'a> {
             return;
         }
         // Too big for this client: TC=1, keep header, question and OPT (RFC 6891 §7).
-        let opt = out[opt_start..].to_vec();
-        out.truncate(question_end);
-        out.extend_from_slice(&opt);
+        let opt_len = out.len() - opt_start;
+        out.copy_within(opt_start.., question_end);
+        out.truncate(question_end + opt_len);
         let flags = u16::from_be_bytes([out[2], out[3]]) | TC;
         set_u16(out, 2, flags);
         set_u16(out, 6, 0);
@@ -122,7 +125,7 @@ impl<'a> LocalResponse<'a> {
 }
 
 /// OPT record: our payload size, the extended RCODE bits, DO echoed, an optional EDE option.
-fn push_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ede: Option<(u16, &str)>) {
+fn push_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ede: Option<(u16, &[&str])>) {
     let arcount = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
     set_u16(out, 10, arcount);
     let ttl = (u32::from((rcode >> 4) as u8) << 24) | if dnssec_ok { 0x8000 } else { 0 };
@@ -132,15 +135,24 @@ fn push_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ede: Option<(u16, &s
     out.extend_from_slice(&ttl.to_be_bytes());
     match ede {
         None => out.extend_from_slice(&[0, 0]),
-        Some((code, text)) => {
-            // Extra text is for humans; keep the option small.
-            let text = &text.as_bytes()[..text.len().min(200)];
-            let option_len = 2 + text.len() as u16;
-            out.extend_from_slice(&(4 + option_len).to_be_bytes());
+        Some((code, parts)) => {
+            let len_at = out.len();
+            out.extend_from_slice(&[0, 0]);
             out.extend_from_slice(&OPTION_EDE.to_be_bytes());
-            out.extend_from_slice(&option_len.to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
             out.extend_from_slice(&code.to_be_bytes());
-            out.extend_from_slice(text);
+            // Extra text is for humans; keep the option small. Cutting bytes (not
+            // chars) may split a UTF-8 sequence: RFC 8914 §2 says receivers must
+            // cope, and names in plugin IDs are ASCII anyway.
+            let mut room = EDE_TEXT_MAX;
+            for part in parts {
+                let take = &part.as_bytes()[..part.len().min(room)];
+                out.extend_from_slice(take);
+                room -= take.len();
+            }
+            let option_len = (2 + EDE_TEXT_MAX - room) as u16;
+            set_u16(out, len_at, 4 + option_len);
+            set_u16(out, len_at + 4, option_len);
         }
     }
 }
@@ -172,7 +184,11 @@ mod tests {
         let mut out = Vec::new();
         let mut r = LocalResponse::start(&query, &packet, 0, &mut out);
         r.record(Section::Answer, None, 1, 60, &[0, 0, 0, 0]);
-        r.finish(&query, Some((ede::BLOCKED, "blocked by plugin ads")), 1232);
+        r.finish(
+            &query,
+            Some((ede::BLOCKED, &["blocked by plugin ", "ads"])),
+            1232,
+        );
 
         assert_eq!(
             &out[12..12 + 17],
@@ -196,11 +212,32 @@ mod tests {
     }
 
     #[test]
+    fn ede_text_parts_are_joined_and_capped() {
+        let packet = query_packet(b"\x01a\x00", 1, true);
+        let query = parse_query(&packet).unwrap();
+        let long = "p".repeat(300);
+        let mut out = Vec::new();
+        LocalResponse::start(&query, &packet, 3, &mut out).finish(
+            &query,
+            Some((ede::BLOCKED, &["blocked by plugin ", &long])),
+            4096,
+        );
+        let msg = Message::from_vec(&out).unwrap();
+        let edns = msg.edns.as_ref().expect("OPT");
+        let Some(EdnsOption::Unknown(15, bytes)) = edns.option(EdnsCode::Unknown(15)) else {
+            panic!("EDE option missing: {edns:?}");
+        };
+        assert_eq!(bytes.len(), 2 + EDE_TEXT_MAX);
+        assert!(bytes[2..].starts_with(b"blocked by plugin ppp"));
+        assert!(bytes[2..].iter().skip(18).all(|&b| b == b'p'));
+    }
+
+    #[test]
     fn no_opt_without_client_edns() {
         let packet = query_packet(b"\x01a\x00", 1, false);
         let query = parse_query(&packet).unwrap();
         let mut out = Vec::new();
-        LocalResponse::start(&query, &packet, 3, &mut out).finish(&query, Some((15, "x")), 512);
+        LocalResponse::start(&query, &packet, 3, &mut out).finish(&query, Some((15, &["x"])), 512);
         let msg = Message::from_vec(&out).unwrap();
         assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
         assert!(msg.edns.is_none());

@@ -69,7 +69,7 @@ impl Pipeline {
             return;
         };
         if answer.lifetime() > 0 {
-            cache.insert(refresh.key().clone(), Arc::new(answer));
+            cache.insert(refresh.key().clone(), answer);
             self.metrics.cache_prefetches.inc();
         }
     }
