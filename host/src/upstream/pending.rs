@@ -240,6 +240,21 @@ mod tests {
     }
 
     #[test]
+    fn id_hashes_are_distinct_and_fill_the_control_bits() {
+        use std::collections::HashSet;
+        let hash = |id: u16| {
+            let mut h = IdHasher::default();
+            h.write_u16(id);
+            h.finish()
+        };
+        let all: HashSet<u64> = (0..=u16::MAX).map(hash).collect();
+        assert_eq!(all.len(), 65_536, "two IDs share a hash");
+        // The table's control byte comes from the top 7 bits: IDs must spread over them.
+        let top: HashSet<u64> = (0..=u16::MAX).map(|id| hash(id) >> 57).collect();
+        assert_eq!(top.len(), 128);
+    }
+
+    #[test]
     fn answer_reaches_its_attempt_once() {
         let map = PendingMap::default();
         let question: Arc<[u8]> = Arc::from(QUESTION);
