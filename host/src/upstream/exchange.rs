@@ -3,12 +3,13 @@
 //! open matters: an upstream that is always a little slower than the attempt timeout
 //! would otherwise never be heard.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::timeout_at;
 
 use super::error::{AttemptError, UpstreamError};
+use super::mailbox::Mailbox;
 use super::pending::{Delivery, Outcome, Registration};
 use super::server::{InflightGuard, Upstream};
 use super::tcp::CLOSED;
@@ -37,8 +38,8 @@ pub(crate) struct Exchange<'p> {
     attempt_timeout: Duration,
     /// First pause between rounds; doubles each round, with jitter.
     backoff: Duration,
-    mailbox: UnboundedSender<Delivery>,
-    inbox: UnboundedReceiver<Delivery>,
+    /// Where the receive tasks leave what they got for any of this exchange's attempts.
+    mailbox: Arc<Mailbox>,
     attempts: Vec<Attempt<'p>>,
     /// The newest attempt, while it waits within its own timeout.
     current: Option<usize>,
@@ -57,15 +58,13 @@ impl<'p> Exchange<'p> {
         attempt_timeout: Duration,
         backoff: Duration,
     ) -> Exchange<'p> {
-        let (mailbox, inbox) = mpsc::unbounded_channel();
         Exchange {
             upstreams,
             query,
             deadline,
             attempt_timeout,
             backoff,
-            mailbox,
-            inbox,
+            mailbox: Arc::default(),
             attempts: Vec::new(),
             current: None,
             next_send: Instant::now(),
@@ -76,7 +75,7 @@ impl<'p> Exchange<'p> {
 
     /// Sends attempts and waits for answers until one is accepted, every upstream has
     /// refused, or the deadline passes. Dropping the future frees every ID it held.
-    pub(crate) async fn run(mut self) -> Result<Vec<u8>, UpstreamError> {
+    pub(crate) async fn run(mut self) -> Result<Arc<[u8]>, UpstreamError> {
         loop {
             let now = Instant::now();
             if now >= self.deadline {
@@ -89,7 +88,8 @@ impl<'p> Exchange<'p> {
                 continue;
             }
             let until = self.next_send.min(self.deadline);
-            if let Ok(Some(delivery)) = timeout_at(until.into(), self.inbox.recv()).await {
+            let mailbox = Arc::clone(&self.mailbox);
+            if let Ok(delivery) = timeout_at(until.into(), mailbox.next()).await {
                 if let Some(answer) = self.deliver(delivery).await? {
                     // A late answer to an earlier attempt made the newest one moot.
                     if let Some(index) = self.current.take() {
@@ -190,7 +190,7 @@ impl<'p> Exchange<'p> {
     }
 
     /// Acts on what the receive task delivered; `Some` is the answer to return.
-    async fn deliver(&mut self, delivery: Delivery) -> Result<Option<Vec<u8>>, UpstreamError> {
+    async fn deliver(&mut self, delivery: Delivery) -> Result<Option<Arc<[u8]>>, UpstreamError> {
         let Some(attempt) = self.attempts.get_mut(delivery.attempt) else {
             return Ok(None);
         };

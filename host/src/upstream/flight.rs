@@ -3,15 +3,16 @@
 //! Two queries are identical when their messages match byte for byte after the ID,
 //! with the question's name compared case-insensitively: same name, type, class,
 //! RD/CD flags and EDNS record (DO bit, payload size, options). The first becomes the
-//! leader and runs the exchange on its own task, so a leader whose client gives up
-//! does not cancel it for the others; everyone waits on a watch channel.
+//! leader and runs the exchange in its own task (a task per exchange was a spawn and
+//! a wakeup more per miss); the others wait for its outcome. A leader whose caller
+//! is cancelled hands over: its followers join again and one of them leads.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use super::error::UpstreamError;
 use super::wire::HEADER;
@@ -63,65 +64,123 @@ impl Failure {
     }
 }
 
-type Slot = watch::Receiver<Option<Shared>>;
+/// One exchange in flight, as its followers see it.
+#[derive(Default)]
+pub(crate) struct Flight {
+    state: Mutex<State>,
+    done: Notify,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Running,
+    Done(Shared),
+    /// The leader went away without an outcome (its caller was cancelled).
+    Abandoned,
+}
+
+impl Flight {
+    /// The leader's outcome, or `None` when the leader went away without one: the
+    /// follower then joins again and may lead the exchange itself.
+    pub(crate) async fn wait(&self) -> Option<Shared> {
+        let notified = self.done.notified();
+        tokio::pin!(notified);
+        loop {
+            // Registered before the state is read, so a finish in between still wakes us.
+            notified.as_mut().enable();
+            match &*self.lock() {
+                State::Running => {}
+                State::Done(outcome) => return Some(outcome.clone()),
+                State::Abandoned => return None,
+            }
+            notified.as_mut().await;
+            notified.set(self.done.notified());
+        }
+    }
+
+    fn settle(&self, state: State) {
+        *self.lock() = state;
+        self.done.notify_waiters();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// The flights in progress, by key. Holds one entry per leader, so it is bounded by
 /// the queries in flight.
 #[derive(Default)]
 pub(crate) struct Flights {
-    map: Mutex<HashMap<Box<[u8]>, Slot>>,
+    map: Mutex<HashMap<Arc<[u8]>, Arc<Flight>>>,
 }
 
 /// What [`Flights::join`] made of the caller.
 pub(crate) enum Role {
-    /// Runs the exchange and publishes its outcome with [`Lead::finish`].
-    Leader(Lead, Slot),
-    Follower(Slot),
+    /// Runs the exchange itself and publishes its outcome with [`Lead::finish`].
+    Leader(Lead),
+    Follower(Arc<Flight>),
 }
 
-/// The leader's end of a flight; dropping it without finishing wakes the followers
-/// with nothing (they fail as timed out) and removes the flight.
+/// The leader's end of a flight. Dropping it without finishing (the leader's caller
+/// was cancelled) removes the flight and wakes the followers to take it over.
 pub(crate) struct Lead {
     flights: Arc<Flights>,
-    key: Box<[u8]>,
-    tx: watch::Sender<Option<Shared>>,
+    key: Arc<[u8]>,
+    flight: Arc<Flight>,
+    finished: bool,
 }
 
 impl Lead {
-    pub(crate) fn finish(self, outcome: Shared) {
-        self.tx.send_replace(Some(outcome));
-        // Dropped here: the entry goes only after the outcome is published.
+    pub(crate) fn finish(mut self, outcome: Shared) {
+        self.finished = true;
+        self.flight.settle(State::Done(outcome));
+        // Dropped here: the entry goes only after the outcome is published, so a
+        // query joining in between still gets it.
     }
 }
 
 impl Drop for Lead {
     fn drop(&mut self) {
-        self.flights.lock().remove(&self.key);
+        {
+            let mut map = self.flights.lock();
+            if map
+                .get(&self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                map.remove(&self.key);
+            }
+        }
+        // Removed first: a follower woken here must not find this flight again.
+        if !self.finished {
+            self.flight.settle(State::Abandoned);
+        }
     }
 }
 
 impl Flights {
-    pub(crate) fn join(self: &Arc<Self>, key: Box<[u8]>) -> Role {
+    pub(crate) fn join(self: &Arc<Self>, key: &Arc<[u8]>) -> Role {
         let mut map = self.lock();
-        if let Some(slot) = map.get(&key) {
-            return Role::Follower(slot.clone());
+        if let Some(flight) = map.get(key) {
+            return Role::Follower(Arc::clone(flight));
         }
-        let (tx, rx) = watch::channel(None);
-        map.insert(key.clone(), rx.clone());
+        let flight = Arc::new(Flight::default());
+        map.insert(Arc::clone(key), Arc::clone(&flight));
         drop(map);
-        let lead = Lead {
+        Role::Leader(Lead {
             flights: Arc::clone(self),
-            key,
-            tx,
-        };
-        Role::Leader(lead, rx)
+            key: Arc::clone(key),
+            flight,
+            finished: false,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Box<[u8]>, Slot>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<[u8]>, Arc<Flight>>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -129,8 +188,16 @@ impl Flights {
 /// The coalescing key of `message` whose question (at the header's end) is
 /// `question_len` bytes: everything but the ID, with the name's letters lower-cased
 /// (only label bytes: type 65 and 97 differ in the bit ASCII case flips).
-pub(crate) fn key(message: &[u8], question_len: usize) -> Box<[u8]> {
-    let mut key: Box<[u8]> = message.get(2..).unwrap_or_default().into();
+pub(crate) fn key(message: &[u8], question_len: usize) -> Arc<[u8]> {
+    let mut key: Arc<[u8]> = message.get(2..).unwrap_or_default().into();
+    let Some(bytes) = Arc::get_mut(&mut key) else {
+        return key; // Never: the Arc was made just now.
+    };
+    lower_name(bytes, question_len);
+    key
+}
+
+fn lower_name(key: &mut [u8], question_len: usize) {
     let name_start = HEADER - 2;
     let mut at = name_start;
     while let Some(&len) = key.get(at) {
@@ -141,7 +208,6 @@ pub(crate) fn key(message: &[u8], question_len: usize) -> Box<[u8]> {
         key[at + 1..end].make_ascii_lowercase();
         at = end;
     }
-    key
 }
 
 #[cfg(test)]
@@ -181,25 +247,64 @@ mod tests {
         }
     }
 
+    fn k(bytes: &[u8]) -> Arc<[u8]> {
+        Arc::from(bytes)
+    }
+
     #[tokio::test]
     async fn followers_share_the_leaders_outcome_and_the_flight_ends() {
         let flights = Arc::new(Flights::default());
-        let Role::Leader(lead, mut rx) = flights.join(Box::from(&b"k"[..])) else {
+        let Role::Leader(lead) = flights.join(&k(b"k")) else {
             panic!("first is the leader");
         };
-        let Role::Follower(mut other) = flights.join(Box::from(&b"k"[..])) else {
+        let Role::Follower(other) = flights.join(&k(b"k")) else {
             panic!("second follows");
         };
-        assert!(matches!(
-            flights.join(Box::from(&b"j"[..])),
-            Role::Leader(..)
-        ));
+        assert!(matches!(flights.join(&k(b"j")), Role::Leader(..)));
         assert_eq!(flights.len(), 1, "a dropped leader removes its flight");
+        let waiting = tokio::spawn(async move { other.wait().await });
+        tokio::task::yield_now().await;
         lead.finish(Ok(Arc::from(&b"answer"[..])));
         assert_eq!(flights.len(), 0);
-        for rx in [&mut rx, &mut other] {
-            let got = rx.wait_for(Option::is_some).await.unwrap().clone();
-            assert_eq!(&*got.unwrap().unwrap(), b"answer");
-        }
+        let got = waiting.await.unwrap().expect("an outcome, not a hand-over");
+        assert_eq!(&*got.unwrap(), b"answer");
+    }
+
+    #[tokio::test]
+    async fn a_follower_joining_after_the_finish_gets_the_outcome_at_once() {
+        let flights = Arc::new(Flights::default());
+        let Role::Leader(lead) = flights.join(&k(b"k")) else {
+            panic!("leader");
+        };
+        let Role::Follower(late) = flights.join(&k(b"k")) else {
+            panic!("follower");
+        };
+        lead.finish(Err(Failure::Overloaded));
+        let got = late.wait().await.expect("outcome");
+        assert!(matches!(got, Err(Failure::Overloaded)));
+    }
+
+    #[tokio::test]
+    async fn a_vanished_leader_hands_over_to_a_follower() {
+        let flights = Arc::new(Flights::default());
+        let Role::Leader(lead) = flights.join(&k(b"k")) else {
+            panic!("leader");
+        };
+        let Role::Follower(follower) = flights.join(&k(b"k")) else {
+            panic!("follower");
+        };
+        let waiting = tokio::spawn(async move { follower.wait().await });
+        tokio::task::yield_now().await;
+        drop(lead);
+        assert!(waiting.await.unwrap().is_none(), "told to take over");
+        assert_eq!(flights.len(), 0, "the old flight is gone");
+        let Role::Leader(new_lead) = flights.join(&k(b"k")) else {
+            panic!("the follower joining again leads");
+        };
+        let Role::Follower(_) = flights.join(&k(b"k")) else {
+            panic!("others follow the new leader");
+        };
+        new_lead.finish(Ok(Arc::from(&b"x"[..])));
+        assert_eq!(flights.len(), 0);
     }
 }

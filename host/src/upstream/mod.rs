@@ -13,6 +13,7 @@
 //! | `probe.rs` | active health checks and half-open probes |
 //! | `udp.rs` | one connected UDP socket and its receive task |
 //! | `pending.rs` | queries waiting on a socket, by random ID |
+//! | `mailbox.rs` | where answers to one exchange's attempts are left for it |
 //! | `tcp_pool.rs` | one upstream's TCP connections, opened lazily, reopened once closed |
 //! | `tcp.rs` | one reused, pipelined TCP connection and its reader and writer tasks (RFC 7766) |
 //! | `wire.rs` | the query as sent, and the checks an answer must pass |
@@ -22,6 +23,7 @@ mod error;
 mod exchange;
 mod flight;
 mod health;
+mod mailbox;
 mod pending;
 mod pool;
 mod probe;

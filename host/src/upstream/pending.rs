@@ -2,11 +2,11 @@
 //! socket's receive task, removed by a guard if the sender gives up first.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::mpsc::UnboundedSender;
-
+use super::mailbox::Mailbox;
 use super::wire;
 
 /// Most queries outstanding on one socket. Well below 65536 so a fresh random ID is
@@ -23,8 +23,9 @@ pub(crate) struct Delivery {
 
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// A response that passed every check.
-    Answer(Vec<u8>),
+    /// A response that passed every check, in the one allocation it is shared from
+    /// (coalesced waiters, the pipeline) until it is cached.
+    Answer(Arc<[u8]>),
     /// The socket reported an error (e.g. ICMP port unreachable); it cannot say for
     /// which query, so every waiter on the socket gets it.
     Failed(io::ErrorKind),
@@ -37,14 +38,36 @@ struct Waiter {
     question: Arc<[u8]>,
     attempt: usize,
     /// Shared by all attempts of one exchange, so an answer to any of them ends it.
-    /// Unbounded, yet never holds more than one message per attempt: a waiter is
-    /// removed when it is delivered to.
-    mailbox: UnboundedSender<Delivery>,
+    /// Never holds more than one message per attempt: a waiter is removed when it is
+    /// delivered to.
+    mailbox: Arc<Mailbox>,
+}
+
+/// Hashes a query ID. IDs are drawn at random, so SipHash's protection buys nothing
+/// here; a Fibonacci multiply spreads the 16 bits over the high bits the table's
+/// control bytes are taken from.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u16(&mut self, id: u16) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 #[derive(Default)]
 struct Inner {
-    waiters: HashMap<u16, Waiter>,
+    waiters: HashMap<u16, Waiter, BuildHasherDefault<IdHasher>>,
     tickets: u64,
 }
 
@@ -62,7 +85,7 @@ impl PendingMap {
         opcode: u8,
         question: &Arc<[u8]>,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Option<Registration<'_>> {
         let (id, ticket) = self.reserve(opcode, question, attempt, mailbox)?;
         Some(Registration {
@@ -79,7 +102,7 @@ impl PendingMap {
         opcode: u8,
         question: &Arc<[u8]>,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Option<Registration<'static>> {
         let (id, ticket) = self.reserve(opcode, question, attempt, mailbox)?;
         Some(Registration {
@@ -94,7 +117,7 @@ impl PendingMap {
         opcode: u8,
         question: &Arc<[u8]>,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Option<(u16, u64)> {
         let mut inner = self.lock();
         if inner.waiters.len() >= MAX_PENDING {
@@ -113,7 +136,7 @@ impl PendingMap {
             opcode,
             question: Arc::clone(question),
             attempt,
-            mailbox: mailbox.clone(),
+            mailbox: Arc::clone(mailbox),
         };
         inner.waiters.insert(id, waiter);
         Some((id, ticket))
@@ -143,11 +166,10 @@ impl PendingMap {
             return false;
         };
         // The copy is made outside the lock. The exchange may have just ended; then
-        // nobody wants the answer, which is fine.
-        let outcome = Outcome::Answer(response.to_vec());
-        let _ = waiter.mailbox.send(Delivery {
+        // nobody reads the mailbox, which is fine.
+        waiter.mailbox.post(Delivery {
             attempt: waiter.attempt,
-            outcome,
+            outcome: Outcome::Answer(Arc::from(response)),
         });
         true
     }
@@ -156,7 +178,7 @@ impl PendingMap {
     pub(crate) fn fail_all(&self, kind: io::ErrorKind) {
         let waiters = std::mem::take(&mut self.lock().waiters);
         for (_, waiter) in waiters {
-            let _ = waiter.mailbox.send(Delivery {
+            waiter.mailbox.post(Delivery {
                 attempt: waiter.attempt,
                 outcome: Outcome::Failed(kind),
             });
@@ -207,7 +229,6 @@ impl Drop for Registration<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc;
 
     const QUESTION: &[u8] = b"\x01a\x00\x00\x01\x00\x01";
 
@@ -219,10 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn id_hashes_are_distinct_and_fill_the_control_bits() {
+        use std::collections::HashSet;
+        let hash = |id: u16| {
+            let mut h = IdHasher::default();
+            h.write_u16(id);
+            h.finish()
+        };
+        let all: HashSet<u64> = (0..=u16::MAX).map(hash).collect();
+        assert_eq!(all.len(), 65_536, "two IDs share a hash");
+        // The table's control byte comes from the top 7 bits: IDs must spread over them.
+        let top: HashSet<u64> = (0..=u16::MAX).map(|id| hash(id) >> 57).collect();
+        assert_eq!(top.len(), 128);
+    }
+
+    #[test]
     fn answer_reaches_its_attempt_once() {
         let map = PendingMap::default();
         let question: Arc<[u8]> = Arc::from(QUESTION);
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tx = Arc::new(Mailbox::default());
         let registration = map.register(0, &question, 7, &tx).unwrap();
         let id = registration.id();
         assert!(
@@ -239,10 +275,10 @@ mod tests {
             !map.deliver(id, &answer(id, QUESTION)),
             "a duplicate finds nobody"
         );
-        let delivery = rx.try_recv().unwrap();
+        let delivery = tx.try_take().unwrap();
         assert_eq!(delivery.attempt, 7);
         assert!(matches!(delivery.outcome, Outcome::Answer(ref a) if a[..2] == id.to_be_bytes()));
-        assert!(rx.try_recv().is_err());
+        assert!(tx.try_take().is_none());
         assert_eq!(map.len(), 0);
     }
 
@@ -250,7 +286,7 @@ mod tests {
     fn dropped_registration_frees_its_id_but_not_a_reused_one() {
         let map = PendingMap::default();
         let question: Arc<[u8]> = Arc::from(QUESTION);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let tx = Arc::new(Mailbox::default());
         let first = map.register(0, &question, 0, &tx).unwrap();
         let id = first.id();
         assert!(map.deliver(id, &answer(id, QUESTION)));
@@ -264,7 +300,7 @@ mod tests {
                 opcode: 0,
                 question: Arc::clone(&question),
                 attempt: 1,
-                mailbox: tx.clone(),
+                mailbox: Arc::clone(&tx),
             },
         );
         drop(first);
@@ -279,13 +315,13 @@ mod tests {
     fn fail_all_reaches_every_waiter() {
         let map = PendingMap::default();
         let question: Arc<[u8]> = Arc::from(QUESTION);
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tx = Arc::new(Mailbox::default());
         let _a = map.register(0, &question, 0, &tx).unwrap();
         let _b = map.register(0, &question, 1, &tx).unwrap();
         map.fail_all(io::ErrorKind::ConnectionRefused);
         assert_eq!(map.len(), 0);
         let mut attempts = Vec::new();
-        while let Ok(d) = rx.try_recv() {
+        while let Some(d) = tx.try_take() {
             assert!(matches!(
                 d.outcome,
                 Outcome::Failed(io::ErrorKind::ConnectionRefused)
@@ -300,7 +336,7 @@ mod tests {
     fn a_full_socket_refuses_more() {
         let map = PendingMap::default();
         let question: Arc<[u8]> = Arc::from(QUESTION);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let tx = Arc::new(Mailbox::default());
         let held: Vec<_> = (0..MAX_PENDING)
             .map(|i| map.register(0, &question, i, &tx).unwrap())
             .collect();

@@ -10,7 +10,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::UpstreamError;
 use super::exchange::Exchange;
-use super::flight::{self, Failure, Flights, Role, Shared};
+use super::flight::{self, Failure, Flights, Role};
 use super::server::{Limits, Upstream};
 use super::strategy;
 use super::wire::Outgoing;
@@ -101,41 +101,37 @@ impl UpstreamPool {
     /// is shed (`Overloaded`). Otherwise attempts go to the upstreams in the
     /// strategy's order, each with a new ID; an answer to an earlier attempt is still
     /// taken, and rounds over all upstreams are separated by an exponential backoff.
-    pub async fn exchange(&self, request: &UpstreamRequest<'_>) -> Result<Vec<u8>, UpstreamError> {
+    ///
+    /// The answer is the one allocation the receive task made: followers, the caller
+    /// and the cache share it.
+    pub async fn exchange(
+        &self,
+        request: &UpstreamRequest<'_>,
+    ) -> Result<Arc<[u8]>, UpstreamError> {
         let query =
             Outgoing::new(request.message, request.question).ok_or(UpstreamError::InvalidQuery)?;
         let key = flight::key(request.message, request.question.len());
-        let mut slot = match self.inner.flights.join(key) {
-            Role::Follower(slot) => {
-                self.inner.metrics.upstream_coalesced.inc();
-                slot
-            }
-            Role::Leader(lead, slot) => {
-                // Checked before spawning: a shed or all-down query costs no task.
-                let now = Instant::now();
-                if let Err(e) = self.inner.order(now) {
-                    self.inner.count(&e);
-                    lead.finish(Err(Failure::of(&e)));
-                    return Err(e);
+        let mut counted = false;
+        loop {
+            let flight = match self.inner.flights.join(&key) {
+                Role::Leader(lead) => {
+                    let outcome = self.inner.run(query, request.deadline).await;
+                    lead.finish(outcome.as_ref().map(Arc::clone).map_err(Failure::of));
+                    return outcome;
                 }
-                let inner = Arc::clone(&self.inner);
-                let deadline = request.deadline;
-                tokio::spawn(async move {
-                    let outcome = inner.run(query, deadline).await;
-                    lead.finish(outcome);
-                });
-                slot
+                Role::Follower(flight) => flight,
+            };
+            if !counted {
+                counted = true;
+                self.inner.metrics.upstream_coalesced.inc();
             }
-        };
-        let shared = timeout_at(request.deadline.into(), slot.wait_for(Option::is_some)).await;
-        match shared {
-            Ok(Ok(outcome)) => match outcome.as_ref() {
-                Some(Ok(answer)) => Ok(answer.to_vec()),
-                Some(Err(failure)) => Err(failure.error()),
-                None => Err(UpstreamError::Timeout),
-            },
-            // Deadline passed, or the leader's task ended without an outcome.
-            Ok(Err(_)) | Err(_) => Err(UpstreamError::Timeout),
+            match timeout_at(request.deadline.into(), flight.wait()).await {
+                Ok(Some(Ok(answer))) => return Ok(answer),
+                Ok(Some(Err(failure))) => return Err(failure.error()),
+                // The leader's caller went away: join again, maybe as the leader.
+                Ok(None) => {}
+                Err(_) => return Err(UpstreamError::Timeout),
+            }
         }
     }
 
@@ -162,19 +158,11 @@ impl PoolInner {
         }
     }
 
-    async fn run(&self, query: Outgoing, deadline: Instant) -> Shared {
-        let order = match self.order(Instant::now()) {
-            Ok(order) => order,
-            Err(e) => {
-                self.count(&e);
-                return Err(Failure::of(&e));
-            }
-        };
+    async fn run(&self, query: Outgoing, deadline: Instant) -> Result<Arc<[u8]>, UpstreamError> {
+        let order = self.order(Instant::now()).inspect_err(|e| self.count(e))?;
         Exchange::new(order, query, deadline, self.attempt_timeout, self.backoff)
             .run()
             .await
-            .map(Arc::from)
-            .map_err(|e| Failure::of(&e))
     }
 }
 

@@ -57,6 +57,7 @@ pub(crate) async fn run(
         let now = Instant::now();
         for (index, due) in last.iter_mut().enumerate() {
             let upstream = &pool.upstreams[index];
+            upstream.publish_health();
             let half_open = upstream.health.try_probe(now);
             let periodic = upstream.health.is_up()
                 && interval.is_some_and(|i| now.saturating_duration_since(*due) >= i);

@@ -40,7 +40,7 @@ pub(crate) fn order(
             UpstreamError::Unavailable
         });
     }
-    if strategy == Strategy::Srtt {
+    if strategy == Strategy::Srtt && picked.len() > 1 {
         let mut scored: Vec<(f64, &Upstream)> =
             picked.iter().map(|u| (u.health.score(now), *u)).collect();
         // Stable: equal scores keep the rotated order.

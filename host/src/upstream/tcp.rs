@@ -16,7 +16,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
-use super::pending::{Delivery, PendingMap, Registration};
+use super::mailbox::Mailbox;
+use super::pending::{PendingMap, Registration};
 use super::wire::{self, Outgoing, HEADER};
 use crate::metrics::Metrics;
 
@@ -86,7 +87,7 @@ impl TcpConn {
         &self,
         query: &mut Outgoing,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Result<Registration<'static>, AttemptError> {
         let registration = self
             .pending

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
-use super::pending::{Delivery, Outcome, Registration};
+use super::mailbox::Mailbox;
+use super::pending::{Outcome, Registration};
 use super::tcp::{TcpConn, CLOSED};
 use super::wire::Outgoing;
 use crate::metrics::Metrics;
@@ -56,7 +56,7 @@ impl TcpPool {
         &self,
         query: &mut Outgoing,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Result<Registration<'static>, AttemptError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = &self.slots[n % self.slots.len()];
@@ -74,17 +74,15 @@ impl TcpPool {
 
     /// Sends `query` and waits for its answer, once more on a fresh connection if the
     /// one it went out on closed before answering.
-    pub(crate) async fn exchange(&self, query: &mut Outgoing) -> Result<Vec<u8>, AttemptError> {
-        let (mailbox, mut inbox) = mpsc::unbounded_channel();
+    pub(crate) async fn exchange(&self, query: &mut Outgoing) -> Result<Arc<[u8]>, AttemptError> {
+        let mailbox = Arc::default();
         let mut kind = CLOSED;
         for _ in 0..2 {
             let _registration = self.send(query, 0, &mailbox).await?;
-            match inbox.recv().await.map(|d| d.outcome) {
-                Some(Outcome::Answer(answer)) => return Ok(answer),
-                Some(Outcome::Failed(k)) if k == CLOSED => kind = k,
-                Some(Outcome::Failed(k)) => return Err(AttemptError::io(k.into())),
-                // Cannot happen while `mailbox` lives; treated as a lost connection.
-                None => {}
+            match mailbox.next().await.outcome {
+                Outcome::Answer(answer) => return Ok(answer),
+                Outcome::Failed(k) if k == CLOSED => kind = k,
+                Outcome::Failed(k) => return Err(AttemptError::io(k.into())),
             }
         }
         Err(AttemptError::io(kind.into()))

@@ -11,9 +11,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
-use tokio::sync::mpsc::UnboundedSender;
-
-use super::pending::{Delivery, PendingMap, Registration};
+use super::mailbox::Mailbox;
+use super::pending::{PendingMap, Registration};
 use super::wire::{self, Outgoing};
 use crate::metrics::Metrics;
 
@@ -58,7 +57,7 @@ impl UdpChannel {
         &self,
         query: &mut Outgoing,
         attempt: usize,
-        mailbox: &UnboundedSender<Delivery>,
+        mailbox: &Arc<Mailbox>,
     ) -> Result<Registration<'_>, AttemptError> {
         let registration = self
             .pending

@@ -39,7 +39,11 @@ async fn pool(
     (pool, metrics)
 }
 
-async fn ask(pool: &UpstreamPool, name: &str, budget: Duration) -> Result<Vec<u8>, UpstreamError> {
+async fn ask(
+    pool: &UpstreamPool,
+    name: &str,
+    budget: Duration,
+) -> Result<Arc<[u8]>, UpstreamError> {
     let (message, question) = query(name);
     let request = UpstreamRequest {
         message: &message,
@@ -254,20 +258,48 @@ async fn refused_upstream_fails_over_at_once() {
 }
 
 #[tokio::test]
-async fn cancelled_waiter_leaves_the_exchange_to_end_at_its_deadline() {
+async fn a_cancelled_lone_exchange_leaves_nothing_behind() {
     let up = Responder::start(Behaviour::Silent).await;
     let (pool, _metrics) = pool(&[up.addr], 5000, 10_000).await;
     let gave_up = tokio::time::timeout(
         Duration::from_millis(100),
-        ask(&pool, "gone.example", Duration::from_millis(300)),
+        ask(&pool, "gone.example", Duration::from_secs(3)),
     )
     .await;
     assert!(gave_up.is_err());
     assert_eq!(up.queries(), 1);
-    // Shared exchanges are not cancelled by one waiter leaving...
-    assert_eq!(pool.flights(), 1);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    // ...but end at their deadline, leaving nothing behind.
+    // Nobody else wanted the answer: the exchange ended with its caller.
+    assert_eq!(pool.pending(), 0, "IDs freed at once");
+    assert_eq!(pool.flights(), 0, "flight removed at once");
+}
+
+#[tokio::test]
+async fn a_follower_takes_over_when_the_leader_is_cancelled() {
+    let up = Responder::start(Behaviour::Slow(Duration::from_millis(150))).await;
+    let (pool, metrics) = pool(&[up.addr], 1000, 3000).await;
+    let pool = Arc::new(pool);
+    let leader = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { ask(&pool, "handover.example", 2 * SECOND).await })
+    };
+    while pool.flights() == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let follower = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { ask(&pool, "HANDOVER.example", 2 * SECOND).await })
+    };
+    while metrics.upstream_coalesced.get() == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    let wire = follower
+        .await
+        .unwrap()
+        .expect("the follower still gets an answer");
+    assert_real_answer(&wire, "HANDOVER.example");
+    assert_eq!(up.queries(), 2, "the follower asked again itself");
     settle(&pool).await;
 }
 

@@ -231,13 +231,10 @@ async fn shutdown_closes_connections_and_fails_their_queries() {
     .unwrap();
     let (message, question) = super::responder::query("wait.example");
     let mut query = super::super::wire::Outgoing::new(&message, &message[question]).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let _registration = conn.send(&mut query, 4, &tx).unwrap();
+    let mailbox = Arc::default();
+    let _registration = conn.send(&mut query, 4, &mailbox).unwrap();
     shutdown.cancel();
-    let delivery = tokio::time::timeout(SECOND, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let delivery = tokio::time::timeout(SECOND, mailbox.next()).await.unwrap();
     assert_eq!(delivery.attempt, 4);
     assert!(matches!(
         delivery.outcome,
