@@ -8,6 +8,8 @@
 //! A bitmask of the label counts present lets the suffix walk skip suffixes
 //! (usually the TLD) that no entry could match.
 
+pub use wasmdns_plugin_sdk::name::hash_bytes;
+
 /// Names in the arena end with a byte below this (the record's kind).
 pub const TERMINATOR_LIMIT: u8 = 3;
 
@@ -138,31 +140,6 @@ fn stored_name_is(arena: &[u8], slot: u64, name: &[u8]) -> bool {
     arena.get(start..end) == Some(name) && arena.get(end).is_some_and(|&b| b < TERMINATOR_LIMIT)
 }
 
-/// A fast 64-bit hash for short strings (folded multiply, as in wyhash): 8 bytes
-/// per step. Only spreads names over slots; equality is checked on the names.
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    const K0: u64 = 0xa076_1d64_78bd_642f;
-    const K1: u64 = 0xe703_7ed1_a0b4_28db;
-    const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
-    let mut h = K0 ^ (bytes.len() as u64).wrapping_mul(K1);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = fold(h ^ u64::from_le_bytes(word), K1);
-    }
-    let tail = chunks.remainder();
-    let mut word = [0u8; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    h = fold(h ^ u64::from_le_bytes(word), K2);
-    fold(h, K0)
-}
-
-fn fold(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b ^ 0x5851_f42d_4c95_7f2d);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,19 +221,6 @@ mod tests {
         assert!(t.contains_suffix_of(&a, "www.example.com"));
         assert!(t.contains_suffix_of(&a, "a.x.y.z.example.org"));
         assert!(!t.contains_suffix_of(&a, "y.z.example.org"));
-    }
-
-    #[test]
-    fn hash_distinguishes_length_and_every_byte_position() {
-        let base = "abcdefghijklmnopq"; // two full words and a tail
-        let h = hash_bytes(base.as_bytes());
-        for i in 0..base.len() {
-            let mut changed = base.as_bytes().to_vec();
-            changed[i] ^= 1;
-            assert_ne!(hash_bytes(&changed), h, "byte {i}");
-        }
-        assert_ne!(hash_bytes(b"a"), hash_bytes(b"a\0"));
-        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
     }
 
     #[test]
