@@ -3,7 +3,8 @@
 //! and the per-call cost of on-query (pass plugin, blocklist hit and miss).
 //!
 //! Run: `plugins/build.sh && cargo run --release --example guest_cost -- [N] [CALLS]`
-//! (N defaults to 1_000_000, CALLS to 1_000_000; CALLS=0 for callgrind baselines).
+//! (N defaults to 1_000_000, CALLS to 1_000_000, MIB, the memory limit, to 64;
+//! `WASM_DIR` picks other builds of the components to compare).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,10 +14,13 @@ use wasmdns::config::{OnError, PluginConfig};
 use wasmdns::metrics::{Metrics, Proto};
 use wasmdns::plugin::{ChainBuilder, ClientInfo, PluginChain, PluginEngine, QuestionView};
 
+/// `$WASM_DIR/<stem>.wasm`, by default the plugins workspace's release output.
 fn artefact(stem: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("plugins/target/wasm32-wasip2/release")
-        .join(format!("{stem}.wasm"))
+    let dir = std::env::var_os("WASM_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/target/wasm32-wasip2/release"),
+        PathBuf::from,
+    );
+    dir.join(format!("{stem}.wasm"))
 }
 
 fn listed(i: usize) -> String {
@@ -77,6 +81,13 @@ fn main() {
 
     let pass = chain(&engine, "test_pass", "{}".into(), 64 << 20);
     let pass_ns = per_call(&pass, "www.example.com", calls);
+    let rewrite_config = serde_json::json!({
+        "local": {"router.lan": ["192.168.1.1"], "nas.lan": ["192.168.1.2", "fd00::2"]},
+        "rewrite": {"www.google.com": "forcesafesearch.google.com"},
+        "filter_aaaa": ["example.org"],
+    });
+    let rewrite = chain(&engine, "rewrite", rewrite_config.to_string(), 64 << 20);
+    let rewrite_ns = per_call(&rewrite, "www.example.com", calls);
 
     let mut hosts = String::with_capacity(n * 40);
     for i in 0..n {
@@ -98,6 +109,7 @@ fn main() {
     println!("load (compile + instantiate + init) {:.0} ms", load.as_secs_f64() * 1e3);
     println!("RSS added by one instance {:.1} MiB", (rss_after.saturating_sub(rss_before)) as f64 / 1024.0);
     println!("on-query pass plugin      {pass_ns:.0} ns/call");
+    println!("on-query rewrite, no match {rewrite_ns:.0} ns/call");
     println!("on-query blocklist hit    {hit_ns:.0} ns/call");
     println!("on-query blocklist miss   {miss_ns:.0} ns/call");
 }
