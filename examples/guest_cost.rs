@@ -106,8 +106,14 @@ fn main() {
     let miss_ns = per_call(&list, "www.site42.news7.example", calls);
 
     println!("names {n}, memory_limit {} MiB", limit >> 20);
-    println!("load (compile + instantiate + init) {:.0} ms", load.as_secs_f64() * 1e3);
-    println!("RSS added by one instance {:.1} MiB", (rss_after.saturating_sub(rss_before)) as f64 / 1024.0);
+    println!(
+        "load (compile + instantiate + init) {:.0} ms",
+        load.as_secs_f64() * 1e3
+    );
+    println!(
+        "RSS added by one instance {:.1} MiB",
+        (rss_after.saturating_sub(rss_before)) as f64 / 1024.0
+    );
     println!("on-query pass plugin      {pass_ns:.0} ns/call");
     println!("on-query rewrite, no match {rewrite_ns:.0} ns/call");
     println!("on-query blocklist hit    {hit_ns:.0} ns/call");
