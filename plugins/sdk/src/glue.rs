@@ -7,12 +7,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::action::{Block, Hooks, QueryAction, ResponseAction};
 use crate::bindings::wasmdns::plugin::types as wit;
 use crate::plugin::Plugin;
-use crate::runtime::{self, v6_from_segments, v6_segments, Slot};
+use crate::runtime::{v6_from_segments, v6_segments, Slot};
 use crate::types::{Client, Protocol, Question, RData, Record};
 
 /// The `init` export: parse config, build the plugin, keep it, report its hooks.
-pub fn init<P: Plugin>(slot: &Slot<P>, config: &str) -> Result<wit::Hooks, String> {
-    let plugin = runtime::load::<P>(config)?;
+pub fn init<P: Plugin>(slot: &Slot<P>, config: String) -> Result<wit::Hooks, String> {
+    let plugin = P::from_json(config)?;
     let hooks = plugin.hooks();
     slot.set(plugin)?;
     Ok(hooks_to_wit(hooks))

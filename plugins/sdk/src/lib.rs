@@ -61,7 +61,7 @@ mod glue;
 
 pub use action::{Block, Hooks, QueryAction, ResponseAction};
 pub use plugin::{NoConfig, Plugin};
-pub use runtime::load;
+pub use runtime::{load, parse_config};
 pub use types::{rcode, rtype, Client, Protocol, Question, RData, Record, CLASS_IN};
 
 /// Implementation details of `export_plugin!`; not a stable API.
@@ -100,7 +100,7 @@ macro_rules! export_plugin {
                 fn init(
                     config: ::std::string::String,
                 ) -> ::std::result::Result<__policy::Hooks, ::std::string::String> {
-                    $crate::__private::init(&__WASMDNS_INSTANCE, &config)
+                    $crate::__private::init(&__WASMDNS_INSTANCE, config)
                 }
 
                 fn on_query(q: __policy::Question, c: __policy::Client) -> __policy::QueryAction {

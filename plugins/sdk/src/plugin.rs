@@ -29,6 +29,17 @@ pub trait Plugin: Sized + 'static {
     /// (or keeps the old chain on reload); the message is shown to the operator.
     fn init(config: Self::Config) -> Result<Self, String>;
 
+    /// Builds the plugin from the host's JSON rendering of `[plugin.config]`,
+    /// handed over by value. The default parses it into `Self::Config` (empty or
+    /// `null` meaning `Default`) and calls [`Plugin::init`]. Override it when the
+    /// config is large (e.g. list contents of tens of MiB): the plugin may then
+    /// borrow from the text or reuse its buffer instead of holding a decoded copy,
+    /// since wasm linear memory never shrinks and a plugin's peak during init is
+    /// the memory it keeps.
+    fn from_json(config_json: String) -> Result<Self, String> {
+        Self::init(crate::runtime::parse_config::<Self::Config>(&config_json)?)
+    }
+
     /// The hooks the host must call; the others are never called. Defaults to
     /// on-query only. Override to add `on_response` (or to opt out of both when the
     /// config leaves the plugin with nothing to do).

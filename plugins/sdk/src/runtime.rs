@@ -5,19 +5,26 @@
 
 use std::net::Ipv6Addr;
 
+use serde::de::DeserializeOwned;
+
 use crate::plugin::Plugin;
 
-/// Parses `config_json` (the host's rendering of `[plugin.config]`) and calls
-/// `P::init`, exactly as the component's `init` export does. An empty string or
-/// `null` means "no table" and yields `P::Config::default()`.
+/// Builds `P` from `config_json` (the host's rendering of `[plugin.config]`)
+/// through [`Plugin::from_json`], exactly as the component's `init` export does.
+/// An empty string or `null` means "no table" and yields `P::Config::default()`.
 pub fn load<P: Plugin>(config_json: &str) -> Result<P, String> {
+    P::from_json(config_json.to_owned())
+}
+
+/// The config parsing behind the default [`Plugin::from_json`]: JSON into `C`,
+/// with an empty string or `null` meaning `C::default()`. Errors start with
+/// "invalid config: ".
+pub fn parse_config<C: DeserializeOwned + Default>(config_json: &str) -> Result<C, String> {
     let trimmed = config_json.trim();
-    let config = if trimmed.is_empty() || trimmed == "null" {
-        P::Config::default()
-    } else {
-        serde_json::from_str(trimmed).map_err(|e| format!("invalid config: {e}"))?
-    };
-    P::init(config)
+    if trimmed.is_empty() || trimmed == "null" {
+        return Ok(C::default());
+    }
+    serde_json::from_str(trimmed).map_err(|e| format!("invalid config: {e}"))
 }
 
 /// The eight 16-bit groups of an IPv6 address, as the WIT tuple carries them.

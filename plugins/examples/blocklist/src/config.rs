@@ -16,11 +16,11 @@
 //! `content = "<the file's text>"` before calling init (it may leave `file` in
 //! place as a label for messages). `content` may also be given inline.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmdns_plugin_sdk::Block;
 
 /// The whole table.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub domains: Vec<String>,
@@ -32,7 +32,7 @@ pub struct Config {
 }
 
 /// One list of names in a given format.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
     pub format: ListFormat,
@@ -45,7 +45,7 @@ pub struct ListConfig {
     pub match_mode: Option<MatchMode>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ListFormat {
     Hosts,
@@ -54,7 +54,7 @@ pub enum ListFormat {
 }
 
 /// Whether a listed name also covers the names below it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchMode {
     Exact,
@@ -63,7 +63,7 @@ pub enum MatchMode {
 }
 
 /// How a blocked query is answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BlockStyle {
     #[default]

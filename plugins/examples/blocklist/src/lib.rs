@@ -3,118 +3,72 @@
 //!
 //! A query is blocked when its name is listed (exact entries) or lies below a
 //! listed name (subdomain entries, the default), unless it lies below an allowed
-//! name. Lookups hash each suffix of the name (`www.ads.example.com`,
-//! `ads.example.com`, `example.com`, `com`) into a [`DomainSet`].
+//! name. The names live in one arena built over the config text (`arena`,
+//! `load`); three [`NameTable`]s index it; a lookup hashes each suffix of the
+//! name (`www.ads.example.com`, `ads.example.com`, `example.com`, `com`).
 
+mod arena;
 mod config;
+mod json;
+mod load;
 mod parse;
 mod set;
 
-use wasmdns_plugin_sdk::{export_plugin, log, Block, Client, Plugin, QueryAction, Question};
+use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question};
 
 pub use config::{BlockStyle, Config, ListConfig, ListFormat, MatchMode};
 pub use parse::ParseReport;
-pub use set::{hash_name, DomainSet};
+pub use set::{hash_bytes, NameTable};
 
 /// The loaded lists.
 #[derive(Debug)]
 pub struct Blocklist {
-    exact: DomainSet,
-    subdomain: DomainSet,
-    allow: DomainSet,
+    /// Every stored name; the tables hold offsets into it.
+    arena: Vec<u8>,
+    exact: NameTable,
+    subdomain: NameTable,
+    allow: NameTable,
     verdict: Block,
-}
-
-/// Hashes collected while loading, one sink per match rule.
-#[derive(Default)]
-struct Sinks {
-    exact: Vec<u64>,
-    subdomain: Vec<u64>,
-    allow: Vec<u64>,
-}
-
-impl Sinks {
-    fn block_sink(&mut self, mode: MatchMode) -> &mut Vec<u64> {
-        match mode {
-            MatchMode::Exact => &mut self.exact,
-            MatchMode::Subdomain => &mut self.subdomain,
-        }
-    }
 }
 
 impl Blocklist {
     /// True when `name` (host spelling) must be blocked.
     pub fn is_blocked(&self, name: &str) -> bool {
-        let listed = self.exact.contains(name) || self.subdomain.contains_suffix_of(name);
-        listed && !self.allow.contains_suffix_of(name)
+        let arena = &self.arena;
+        let listed =
+            self.exact.contains(arena, name) || self.subdomain.contains_suffix_of(arena, name);
+        listed && !self.allow.contains_suffix_of(arena, name)
     }
 
-    /// Names held (block + allow) and the heap they use.
+    /// Distinct names held (block + allow) and the heap they use (arena + tables).
     pub fn stats(&self) -> (usize, usize) {
-        let sets = [&self.exact, &self.subdomain, &self.allow];
+        let tables = [&self.exact, &self.subdomain, &self.allow];
         (
-            sets.iter().map(|s| s.len()).sum(),
-            sets.iter().map(|s| s.heap_bytes()).sum(),
+            tables.iter().map(|t| t.len()).sum(),
+            self.arena.capacity() + tables.iter().map(|t| t.heap_bytes()).sum::<usize>(),
         )
-    }
-}
-
-/// Hand-written names must all be valid: a typo there is an init error.
-fn add_inline(names: &[String], key: &str, sink: &mut Vec<u64>) -> Result<(), String> {
-    for (i, name) in names.iter().enumerate() {
-        let hash = hash_name(name)
-            .ok_or_else(|| format!("bad config: {key}[{i}] = {name:?} is not a domain name"))?;
-        sink.push(hash);
-    }
-    Ok(())
-}
-
-fn load_list(i: usize, list: &ListConfig, default_mode: MatchMode, sinks: &mut Sinks) {
-    let mode = list.match_mode.unwrap_or(default_mode);
-    let report = match list.format {
-        ListFormat::Domains => parse::domains(&list.content, sinks.block_sink(mode)),
-        ListFormat::Hosts => parse::hosts(&list.content, sinks.block_sink(mode)),
-        ListFormat::Adblock => {
-            let mut allow = std::mem::take(&mut sinks.allow);
-            let report = parse::adblock(&list.content, sinks.block_sink(mode), &mut allow);
-            sinks.allow = allow;
-            report
-        }
-    };
-    let label = list.file.as_deref().unwrap_or("inline content");
-    log::info!(
-        "lists[{i}] ({label}): {} blocked, {} allowed, {} malformed lines skipped",
-        report.blocked,
-        report.allowed,
-        report.skipped
-    );
-    if let Some(line) = report.first_skipped_line {
-        log::warn!("lists[{i}] ({label}): first malformed line is line {line}");
     }
 }
 
 impl Plugin for Blocklist {
     type Config = Config;
 
+    /// The typed path (tests, other Rust callers): re-encoded and loaded like the
+    /// host's JSON, so that both paths share one loader.
     fn init(config: Config) -> Result<Self, String> {
-        let mut sinks = Sinks::default();
-        add_inline(
-            &config.domains,
-            "domains",
-            sinks.block_sink(config.match_mode),
-        )?;
-        add_inline(&config.allow, "allow", &mut sinks.allow)?;
-        for (i, list) in config.lists.iter().enumerate() {
-            load_list(i, list, config.match_mode, &mut sinks);
-        }
-        // Free the list texts before building the sets: wasm memory never shrinks,
-        // so the peak is what the plugin's memory limit must allow.
-        drop(config.lists);
+        let json = serde_json::to_string(&config).map_err(|e| format!("invalid config: {e}"))?;
+        Self::from_json(json)
+    }
+
+    /// The host's path: the config text becomes the name arena (see `load`).
+    fn from_json(config_json: String) -> Result<Self, String> {
+        let (sets, block) = load::build(config_json)?;
         Ok(Blocklist {
-            exact: DomainSet::from_hashes(sinks.exact),
-            subdomain: DomainSet::from_hashes(sinks.subdomain),
-            allow: DomainSet::from_hashes(sinks.allow),
-            verdict: config.block.verdict(),
+            arena: sets.arena,
+            exact: sets.exact,
+            subdomain: sets.subdomain,
+            allow: sets.allow,
+            verdict: block.verdict(),
         })
     }
 

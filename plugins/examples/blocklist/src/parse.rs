@@ -1,4 +1,5 @@
-//! Parsers for the three list formats; each pushes name hashes into a sink.
+//! Parsers for the three list formats, one line at a time; each hands the names
+//! it finds to a sink that stores them and says whether they were valid.
 //!
 //! Lists come from the internet: a line that cannot be a rule is skipped and
 //! counted, never fatal. Recognised-but-unsupported rule kinds (cosmetic filters,
@@ -6,7 +7,15 @@
 
 use wasmdns_plugin_sdk::hosts::{self, HostsItem};
 
-use crate::set::hash_name;
+use crate::config::ListFormat;
+
+/// What a listed name does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Block,
+    /// An adblock `@@` exception: goes to the allowlist.
+    Allow,
+}
 
 /// What a parser did with its input.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,109 +31,120 @@ pub struct ParseReport {
 }
 
 impl ParseReport {
-    fn skip(&mut self, line: usize) {
+    pub fn skip(&mut self, line: usize) {
         self.skipped += 1;
         self.first_skipped_line.get_or_insert(line);
     }
-}
 
-/// One name per line; `#` starts a comment; blank lines are ignored.
-pub fn domains(content: &str, block: &mut Vec<u64>) -> ParseReport {
-    let mut report = ParseReport::default();
-    for (i, raw) in content.lines().enumerate() {
-        let text = raw.split('#').next().unwrap_or_default().trim();
-        if text.is_empty() {
-            continue;
-        }
-        match hash_name(text) {
-            Some(hash) => {
-                block.push(hash);
-                report.blocked += 1;
-            }
-            None => report.skip(i + 1),
-        }
-    }
-    report
-}
-
-/// Hosts-file format (`0.0.0.0 ads.example.com other.example`); the address is
-/// ignored and the `localhost`-style boilerplate is never blocked.
-pub fn hosts(content: &str, block: &mut Vec<u64>) -> ParseReport {
-    let mut report = ParseReport::default();
-    for item in hosts::parse(content) {
-        match item {
-            HostsItem::Entry { name, line, .. } => {
-                if hosts::is_boilerplate(name) {
-                    continue;
-                }
-                match hash_name(name) {
-                    Some(hash) => {
-                        block.push(hash);
-                        report.blocked += 1;
-                    }
-                    None => report.skip(line),
-                }
-            }
-            HostsItem::BadLine { line } => report.skip(line),
-        }
-    }
-    report
-}
-
-/// Adblock / AdGuard DNS syntax: `||name^` blocks the name, `@@||name^` allows it.
-/// Only the DNS-meaningful form is taken: an optional `$important` or a closing
-/// `|` after the `^`. Rules with other options (`$third-party`, `$dnstype=...`)
-/// apply conditionally, so taking them unconditionally would over-block: ignored.
-pub fn adblock(content: &str, block: &mut Vec<u64>, allow: &mut Vec<u64>) -> ParseReport {
-    let mut report = ParseReport::default();
-    for (i, raw) in content.lines().enumerate() {
-        let text = raw.trim();
-        let (rule, is_exception) = if let Some(rest) = text.strip_prefix("@@||") {
-            (rest, true)
-        } else if let Some(rest) = text.strip_prefix("||") {
-            (rest, false)
+    /// Hands `name` to `sink` and counts the outcome.
+    fn offer(&mut self, line: usize, name: &str, rule: Rule, sink: &mut impl Sink) {
+        if !sink.add(name, rule) {
+            self.skip(line);
+        } else if rule == Rule::Block {
+            self.blocked += 1;
         } else {
-            continue; // comments (`!`, `#`), headers (`[...]`), other rule kinds
+            self.allowed += 1;
+        }
+    }
+
+    /// Parses one line (`number` is 1-based, for the report) of a `format` list.
+    pub fn line(&mut self, format: ListFormat, number: usize, text: &str, sink: &mut impl Sink) {
+        match format {
+            ListFormat::Domains => self.domains_line(number, text, sink),
+            ListFormat::Hosts => self.hosts_line(number, text, sink),
+            ListFormat::Adblock => self.adblock_line(number, text, sink),
+        }
+    }
+
+    /// One name per line; `#` starts a comment; blank lines are ignored.
+    fn domains_line(&mut self, number: usize, raw: &str, sink: &mut impl Sink) {
+        let text = raw.split('#').next().unwrap_or_default().trim();
+        if !text.is_empty() {
+            self.offer(number, text, Rule::Block, sink);
+        }
+    }
+
+    /// Hosts-file format (`0.0.0.0 ads.example.com other.example`); the address
+    /// is ignored and the `localhost`-style boilerplate is never blocked.
+    fn hosts_line(&mut self, number: usize, raw: &str, sink: &mut impl Sink) {
+        for item in hosts::parse(raw) {
+            match item {
+                HostsItem::Entry { name, .. } if hosts::is_boilerplate(name) => {}
+                HostsItem::Entry { name, .. } => self.offer(number, name, Rule::Block, sink),
+                HostsItem::BadLine { .. } => self.skip(number),
+            }
+        }
+    }
+
+    /// Adblock / AdGuard DNS syntax: `||name^` blocks the name, `@@||name^`
+    /// allows it. Only the DNS-meaningful form is taken: an optional `$important`
+    /// or a closing `|` after the `^`. Rules with other options (`$third-party`,
+    /// `$dnstype=...`) apply conditionally, so taking them unconditionally would
+    /// over-block: ignored.
+    fn adblock_line(&mut self, number: usize, raw: &str, sink: &mut impl Sink) {
+        let text = raw.trim();
+        let (rule, kind) = if let Some(rest) = text.strip_prefix("@@||") {
+            (rest, Rule::Allow)
+        } else if let Some(rest) = text.strip_prefix("||") {
+            (rest, Rule::Block)
+        } else {
+            return; // comments (`!`, `#`), headers (`[...]`), other rule kinds
         };
         let Some((name, options)) = rule.split_once('^') else {
-            report.skip(i + 1);
-            continue;
+            self.skip(number);
+            return;
         };
-        if !matches!(options, "" | "|" | "$important") {
-            continue;
-        }
-        match (hash_name(name), is_exception) {
-            (Some(hash), false) => {
-                block.push(hash);
-                report.blocked += 1;
-            }
-            (Some(hash), true) => {
-                allow.push(hash);
-                report.allowed += 1;
-            }
-            (None, _) => report.skip(i + 1),
+        if matches!(options, "" | "|" | "$important") {
+            self.offer(number, name, kind, sink);
         }
     }
-    report
+}
+
+/// Where parsed names go.
+pub trait Sink {
+    /// Stores `name` (as written in the list) under `rule`; false when it is not
+    /// a valid name.
+    fn add(&mut self, name: &str, rule: Rule) -> bool;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(name: &str) -> u64 {
-        hash_name(name).unwrap()
+    /// Keeps what it is given, normalised, refusing what `normalize` refuses.
+    #[derive(Default)]
+    struct Collect {
+        block: Vec<String>,
+        allow: Vec<String>,
+    }
+
+    impl Sink for Collect {
+        fn add(&mut self, name: &str, rule: Rule) -> bool {
+            let Some(name) = wasmdns_plugin_sdk::name::normalize(name) else {
+                return false;
+            };
+            match rule {
+                Rule::Block => self.block.push(name),
+                Rule::Allow => self.allow.push(name),
+            }
+            true
+        }
+    }
+
+    fn parse(format: ListFormat, text: &str) -> (Collect, ParseReport) {
+        let mut sink = Collect::default();
+        let mut report = ParseReport::default();
+        for (i, line) in text.lines().enumerate() {
+            report.line(format, i + 1, line, &mut sink);
+        }
+        (sink, report)
     }
 
     #[test]
     fn domains_list_with_comments_case_and_dots() {
-        let mut out = Vec::new();
         let text = "# list\nads.example.com\n\n  Tracker.NET.  \nbad..name\ncdn.example # trailing\n*.wild.com\n";
-        let report = domains(text, &mut out);
-        assert_eq!(
-            out,
-            [h("ads.example.com"), h("tracker.net"), h("cdn.example")]
-        );
+        let (out, report) = parse(ListFormat::Domains, text);
+        assert_eq!(out.block, ["ads.example.com", "tracker.net", "cdn.example"]);
         assert_eq!(report.blocked, 3);
         assert_eq!(report.skipped, 2);
         assert_eq!(report.first_skipped_line, Some(5));
@@ -132,9 +152,8 @@ mod tests {
 
     #[test]
     fn domains_line_with_two_names_is_skipped() {
-        let mut out = Vec::new();
-        let report = domains("a.com b.com\n", &mut out);
-        assert!(out.is_empty());
+        let (out, report) = parse(ListFormat::Domains, "a.com b.com\n");
+        assert!(out.block.is_empty());
         assert_eq!(report.skipped, 1);
     }
 
@@ -154,15 +173,14 @@ fe80::1%lo0 localhost
 not-an-ip bad.example
 0.0.0.0 bad_name!.example
 ";
-        let mut out = Vec::new();
-        let report = hosts(text, &mut out);
+        let (out, report) = parse(ListFormat::Hosts, text);
         assert_eq!(
-            out,
+            out.block,
             [
-                h("ads.example.com"),
-                h("a.tracker.net"),
-                h("b.tracker.net"),
-                h("metrics.example.org")
+                "ads.example.com",
+                "a.tracker.net",
+                "b.tracker.net",
+                "metrics.example.org"
             ]
         );
         assert_eq!(report.blocked, 4);
@@ -188,18 +206,17 @@ example.org##.banner
 # comment
 ||Upper.Example^
 ";
-        let (mut block, mut allow) = (Vec::new(), Vec::new());
-        let report = adblock(text, &mut block, &mut allow);
+        let (out, report) = parse(ListFormat::Adblock, text);
         assert_eq!(
-            block,
+            out.block,
             [
-                h("ads.example.com"),
-                h("tracker.net"),
-                h("pixel.example"),
-                h("upper.example")
+                "ads.example.com",
+                "tracker.net",
+                "pixel.example",
+                "upper.example"
             ]
         );
-        assert_eq!(allow, [h("good.ads.example.com")]);
+        assert_eq!(out.allow, ["good.ads.example.com"]);
         assert_eq!((report.blocked, report.allowed), (4, 1));
         assert_eq!(report.skipped, 2, "wildcard and missing ^");
         assert_eq!(report.first_skipped_line, Some(11));
@@ -207,13 +224,10 @@ example.org##.banner
 
     #[test]
     fn empty_inputs_produce_nothing() {
-        let mut out = Vec::new();
-        assert_eq!(domains("", &mut out), ParseReport::default());
-        assert_eq!(hosts("\n\n", &mut out), ParseReport::default());
-        assert_eq!(
-            adblock("!\n", &mut out, &mut Vec::new()),
-            ParseReport::default()
-        );
-        assert!(out.is_empty());
+        for format in [ListFormat::Domains, ListFormat::Hosts, ListFormat::Adblock] {
+            let (out, report) = parse(format, "\n \n\t\n");
+            assert!(out.block.is_empty() && out.allow.is_empty());
+            assert_eq!(report, ParseReport::default(), "{format:?}");
+        }
     }
 }

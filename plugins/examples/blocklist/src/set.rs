@@ -1,188 +1,226 @@
-//! `DomainSet`: a compact set of domain names for million-entry blocklists.
+//! `NameTable`: a compact, collision-safe set of names for million-entry lists.
 //!
-//! Names are stored as 64-bit hashes only (8 bytes each) in a sorted array with a
-//! bucket index on the top hash bits, ~9–10 bytes per name in all; a lookup reads
-//! one index slot and scans 2–4 neighbouring hashes. Names are not kept, so a hash
-//! collision could block an unlisted name: with n names the chance per lookup is
-//! about n / 2^64 (5·10^-14 for a million), and as lookups never insert, a
-//! crafted query can at worst get its own query blocked.
+//! The names themselves live in a shared arena (see `arena`); a table is an
+//! open-addressing array of 8-byte slots, each a 32-bit tag (high hash bits) and
+//! the 32-bit arena offset of the name, at most 2/3 full. A probe usually reads
+//! one slot (one cache miss) and stops at an empty slot; a tag match is verified
+//! against the stored name, so a hash collision can never block an unlisted name.
+//! A bitmask of the label counts present lets the suffix walk skip suffixes
+//! (usually the TLD) that no entry could match.
 
-/// A set of names (host spelling: lower-case, no trailing dot).
+pub use wasmdns_plugin_sdk::name::hash_bytes;
+
+/// Names in the arena end with a byte below this (the record's kind).
+pub const TERMINATOR_LIMIT: u8 = 3;
+
+/// A set of names stored in an arena (host spelling: lower-case, no trailing dot).
 #[derive(Debug, Default, Clone)]
-pub struct DomainSet {
-    /// Sorted, deduplicated hashes.
-    hashes: Vec<u64>,
-    /// `index[b]..index[b + 1]` is the run of hashes whose top `bits` bits are `b`.
-    index: Vec<u32>,
-    bits: u32,
+pub struct NameTable {
+    /// `tag << 32 | offset`; 0 is empty (offsets start at 1).
+    slots: Vec<u64>,
+    /// Bit `k` set when some entry has `k` labels (127 stands for "127 or more").
+    label_counts: u128,
+    len: usize,
 }
 
-impl DomainSet {
-    /// Builds the set from name hashes (see [`hash_name`]), in any order.
-    pub fn from_hashes(mut hashes: Vec<u64>) -> Self {
-        hashes.sort_unstable();
-        hashes.dedup();
-        hashes.shrink_to_fit();
-        // ~2–4 hashes per bucket: one cache line to scan after the index read.
-        let bits = hashes.len().max(1).ilog2().saturating_sub(1);
-        let buckets = 1usize << bits;
-        let mut index = Vec::with_capacity(buckets + 1);
-        let mut position = 0usize;
-        for bucket in 0..buckets as u64 {
-            while position < hashes.len() && bucket_of(hashes[position], bits) < bucket {
-                position += 1;
-            }
-            index.push(position as u32);
-        }
-        index.push(hashes.len() as u32);
-        DomainSet {
-            hashes,
-            index,
-            bits,
+impl NameTable {
+    /// A table for up to `n` names.
+    pub fn with_capacity(n: usize) -> Self {
+        let slots = if n == 0 { 0 } else { n + n / 2 + 1 };
+        NameTable {
+            slots: vec![0; slots],
+            label_counts: 0,
+            len: 0,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.len == 0
     }
 
-    /// Bytes of heap this set holds.
+    /// Bytes of heap this table holds (the arena not included).
     pub fn heap_bytes(&self) -> usize {
-        self.hashes.capacity() * 8 + self.index.capacity() * 4
+        self.slots.capacity() * 8
     }
 
-    /// True when `name` (host spelling) is in the set.
-    pub fn contains(&self, name: &str) -> bool {
-        !self.hashes.is_empty() && self.contains_hash(hash_bytes(name.as_bytes()))
+    /// Adds the name stored at `arena[offset..]` (`name` is that text); false when
+    /// it is already present or the table is full (sized too small by the caller).
+    pub fn insert(&mut self, arena: &[u8], offset: u32, name: &[u8]) -> bool {
+        // One slot always stays empty: it is what ends a probe for an absent name.
+        if offset == 0 || self.len + 1 >= self.slots.len() {
+            return false;
+        }
+        let hash = hash_bytes(name);
+        let tag = hash >> 32;
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                self.slots[i] = tag << 32 | u64::from(offset);
+                self.len += 1;
+                self.label_counts |= label_bit(name);
+                return true;
+            }
+            if slot >> 32 == tag && stored_name_is(arena, slot, name) {
+                return false;
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// True when `name` is in the set.
+    pub fn contains(&self, arena: &[u8], name: &str) -> bool {
+        self.len != 0 && self.probe(arena, name.as_bytes())
     }
 
     /// True when `name` or one of its parent domains is in the set.
-    pub fn contains_suffix_of(&self, name: &str) -> bool {
-        !self.hashes.is_empty()
-            && wasmdns_plugin_sdk::name::suffixes(name)
-                .any(|suffix| self.contains_hash(hash_bytes(suffix.as_bytes())))
+    pub fn contains_suffix_of(&self, arena: &[u8], name: &str) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        let bytes = name.as_bytes();
+        let mut labels = bytes.iter().filter(|&&b| b == b'.').count() + 1;
+        let mut start = 0;
+        loop {
+            let suffix = &bytes[start..];
+            if self.label_counts & (1u128 << labels.min(127)) != 0 && self.probe(arena, suffix) {
+                return true;
+            }
+            match suffix.iter().position(|&b| b == b'.') {
+                Some(dot) => start += dot + 1,
+                None => return false,
+            }
+            labels -= 1;
+        }
     }
 
-    fn contains_hash(&self, hash: u64) -> bool {
-        let bucket = bucket_of(hash, self.bits) as usize;
-        let (start, end) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
-        self.hashes[start..end].contains(&hash)
+    fn probe(&self, arena: &[u8], name: &[u8]) -> bool {
+        let hash = hash_bytes(name);
+        let tag = hash >> 32;
+        let mut i = self.home(hash);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return false;
+            }
+            if slot >> 32 == tag && stored_name_is(arena, slot, name) {
+                return true;
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Slot for `hash`: its low 32 bits scaled to the table (the tag uses the high ones).
+    fn home(&self, hash: u64) -> usize {
+        (((hash & 0xffff_ffff) * self.slots.len() as u64) >> 32) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
     }
 }
 
-fn bucket_of(hash: u64, bits: u32) -> u64 {
-    if bits == 0 {
-        0
-    } else {
-        hash >> (64 - bits)
-    }
+fn label_bit(name: &[u8]) -> u128 {
+    let labels = name.iter().filter(|&&b| b == b'.').count() + 1;
+    1u128 << labels.min(127)
 }
 
-/// Hashes a list entry: validates it, lower-cases it and drops one trailing dot,
-/// so that it hashes like the host's spelling of the same name. `None` when the
-/// entry can never match a question.
-pub fn hash_name(raw: &str) -> Option<u64> {
-    let name = raw.strip_suffix('.').unwrap_or(raw);
-    if !wasmdns_plugin_sdk::name::is_valid(name) {
-        return None;
-    }
-    let mut lower = [0u8; wasmdns_plugin_sdk::name::MAX_NAME_LEN];
-    let lower = &mut lower[..name.len()];
-    lower.copy_from_slice(name.as_bytes());
-    lower.make_ascii_lowercase();
-    Some(hash_bytes(lower))
-}
-
-/// A fast 64-bit hash for short strings (folded multiply, as in wyhash):
-/// 8 bytes per step, good enough avalanche for a set keyed on the hash alone.
-pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    const K0: u64 = 0xa076_1d64_78bd_642f;
-    const K1: u64 = 0xe703_7ed1_a0b4_28db;
-    const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
-    let mut h = K0 ^ (bytes.len() as u64).wrapping_mul(K1);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = fold(h ^ u64::from_le_bytes(word), K1);
-    }
-    let tail = chunks.remainder();
-    let mut word = [0u8; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    h = fold(h ^ u64::from_le_bytes(word), K2);
-    fold(h, K0)
-}
-
-fn fold(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b ^ 0x5851_f42d_4c95_7f2d);
-    (product as u64) ^ ((product >> 64) as u64)
+/// True when the record the slot points at is exactly `name`.
+fn stored_name_is(arena: &[u8], slot: u64, name: &[u8]) -> bool {
+    let start = (slot & 0xffff_ffff) as usize;
+    let end = start + name.len();
+    arena.get(start..end) == Some(name) && arena.get(end).is_some_and(|&b| b < TERMINATOR_LIMIT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn set(names: &[&str]) -> DomainSet {
-        DomainSet::from_hashes(names.iter().map(|n| hash_name(n).unwrap()).collect())
-    }
-
-    #[test]
-    fn empty_set_contains_nothing() {
-        let s = DomainSet::from_hashes(Vec::new());
-        assert!(s.is_empty());
-        assert!(!s.contains("example.com"));
-        assert!(!s.contains_suffix_of("a.example.com"));
-        assert!(!s.contains(""));
-    }
-
-    #[test]
-    fn exact_and_suffix_lookups() {
-        let s = set(&["ads.example.com", "tracker.net"]);
-        assert!(s.contains("ads.example.com"));
-        assert!(!s.contains("www.ads.example.com"));
-        assert!(s.contains_suffix_of("www.ads.example.com"));
-        assert!(s.contains_suffix_of("a.b.c.tracker.net"));
-        assert!(!s.contains_suffix_of("example.com"));
-        assert!(!s.contains_suffix_of("badtracker.net"));
-        assert!(!s.contains_suffix_of("net"));
-    }
-
-    #[test]
-    fn entries_are_normalised_but_queries_are_taken_as_given() {
-        let s = set(&["ADS.Example.COM."]);
-        assert!(s.contains("ads.example.com"));
-        // The host always lower-cases; an upper-case query is not host spelling.
-        assert!(!s.contains("ADS.example.com"));
-    }
-
-    #[test]
-    fn duplicates_collapse() {
-        let s = set(&["a.com", "A.com", "a.com.", "b.com"]);
-        assert_eq!(s.len(), 2);
-    }
-
-    #[test]
-    fn invalid_entries_do_not_hash() {
-        for bad in ["", ".", "*.ads.com", "a..b", "bücher.de", "a b"] {
-            assert_eq!(hash_name(bad), None, "{bad:?}");
+    /// An arena holding `names` (dummy byte at 0, terminator 1) and a table of them.
+    fn table(names: &[&str]) -> (Vec<u8>, NameTable) {
+        let mut arena = vec![0u8];
+        let mut offsets = Vec::new();
+        for name in names {
+            offsets.push(arena.len() as u32);
+            arena.extend_from_slice(name.as_bytes());
+            arena.push(1);
         }
+        let mut t = NameTable::with_capacity(names.len());
+        for (name, offset) in names.iter().zip(offsets) {
+            t.insert(&arena, offset, name.as_bytes());
+        }
+        (arena, t)
     }
 
     #[test]
-    fn hash_distinguishes_length_and_every_byte_position() {
-        let base = "abcdefghijklmnopq"; // two full words and a tail
-        let h = hash_bytes(base.as_bytes());
-        for i in 0..base.len() {
-            let mut changed = base.as_bytes().to_vec();
-            changed[i] ^= 1;
-            assert_ne!(hash_bytes(&changed), h, "byte {i}");
-        }
-        assert_ne!(hash_bytes(b"a"), hash_bytes(b"a\0"));
-        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
+    fn empty_table_contains_nothing() {
+        let t = NameTable::with_capacity(0);
+        assert!(t.is_empty());
+        assert!(!t.contains(&[0], "example.com"));
+        assert!(!t.contains_suffix_of(&[0], "a.example.com"));
+        assert!(!t.contains(&[0], ""));
+    }
+
+    #[test]
+    fn exact_and_suffix_lookups_are_label_aligned() {
+        let (a, t) = table(&["ads.example.com", "tracker.net"]);
+        assert!(t.contains(&a, "ads.example.com"));
+        assert!(!t.contains(&a, "www.ads.example.com"));
+        assert!(t.contains_suffix_of(&a, "www.ads.example.com"));
+        assert!(t.contains_suffix_of(&a, "a.b.c.tracker.net"));
+        assert!(!t.contains_suffix_of(&a, "example.com"));
+        assert!(!t.contains_suffix_of(&a, "badtracker.net"));
+        assert!(!t.contains_suffix_of(&a, "net"));
+        assert!(!t.contains_suffix_of(&a, ""));
+        // A prefix of a stored name is not the name.
+        assert!(!t.contains(&a, "ads.example.co"));
+    }
+
+    #[test]
+    fn duplicates_are_refused_and_one_slot_stays_empty() {
+        let (a, mut t) = table(&["a.com", "b.com"]);
+        assert_eq!(t.len(), 2);
+        assert!(!t.insert(&a, 1, b"a.com"));
+        let mut tiny = NameTable::with_capacity(1); // 2 slots
+        assert!(tiny.insert(&a, 1, b"a.com"));
+        assert!(!tiny.insert(&a, 7, b"b.com"), "the last empty slot is kept");
+        assert!(
+            !tiny.contains(&a, "c.com"),
+            "a probe for an absent name ends"
+        );
+        assert!(
+            !tiny.insert(&a, 0, b"x.com"),
+            "offset 0 is the empty marker"
+        );
+    }
+
+    #[test]
+    fn a_tag_match_is_verified_against_the_stored_name() {
+        let (a, mut t) = table(&["one.test"]);
+        // Forge what a 32-bit tag collision looks like: a slot at the home of
+        // "two.test", with its tag, pointing at "one.test".
+        let hash = hash_bytes(b"two.test");
+        let home = t.home(hash);
+        t.slots[home] = (hash >> 32) << 32 | 1;
+        t.label_counts |= label_bit(b"two.test");
+        assert!(!t.contains(&a, "two.test"));
+        assert!(!t.contains_suffix_of(&a, "www.two.test"));
+    }
+
+    #[test]
+    fn label_mask_skips_only_impossible_suffixes() {
+        let (a, t) = table(&["com", "x.y.z.example.org"]);
+        assert!(t.contains_suffix_of(&a, "www.example.com"));
+        assert!(t.contains_suffix_of(&a, "a.x.y.z.example.org"));
+        assert!(!t.contains_suffix_of(&a, "y.z.example.org"));
     }
 
     #[test]
@@ -190,22 +228,13 @@ mod tests {
         let names: Vec<String> = (0..20_000)
             .map(|i| format!("host{i}.example{}.com", i % 97))
             .collect();
-        let s = DomainSet::from_hashes(names.iter().map(|n| hash_name(n).unwrap()).collect());
-        assert_eq!(s.len(), names.len());
-        assert!(names.iter().all(|n| s.contains(n)));
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (a, t) = table(&refs);
+        assert_eq!(t.len(), names.len());
+        assert!(names.iter().all(|n| t.contains(&a, n)));
         let misses = (0..20_000)
-            .filter(|i| s.contains(&format!("other{i}.example.org")))
+            .filter(|i| t.contains_suffix_of(&a, &format!("other{i}.example.org")))
             .count();
         assert_eq!(misses, 0);
-    }
-
-    #[test]
-    fn index_covers_every_bucket_size() {
-        for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 1000] {
-            let names: Vec<String> = (0..n).map(|i| format!("n{i}.test")).collect();
-            let s = DomainSet::from_hashes(names.iter().map(|x| hash_name(x).unwrap()).collect());
-            assert!(names.iter().all(|x| s.contains(x)), "n={n}");
-            assert!(!s.contains("absent.test"), "n={n}");
-        }
     }
 }

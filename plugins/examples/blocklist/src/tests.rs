@@ -125,3 +125,92 @@ fn blocking_ignores_type_class_and_client() {
     };
     assert_eq!(p.on_query(&q, &v6), NX);
 }
+
+#[test]
+fn list_text_with_escapes_and_crlf_loads_like_plain_text() {
+    let text =
+        "0.0.0.0 ads.example\r\n0.0.0.0\tTab.Example # \"quoted\" \\ é\r\n\r\n0.0.0.0 last.example";
+    let json = serde_json::json!({"lists": [{"format": "hosts", "content": text}]}).to_string();
+    let p = plugin(&json);
+    for name in ["ads.example", "tab.example", "x.last.example"] {
+        assert_eq!(verdict(&p, name), NX, "{name}");
+    }
+    assert_eq!(p.stats().0, 3);
+    // \u escapes of ASCII are plain characters; an escaped newline ends a line.
+    let p =
+        plugin(r#"{"lists":[{"format":"domains","content":"\u0061ds.example\u000ab.example"}]}"#);
+    assert_eq!(verdict(&p, "ads.example"), NX);
+    assert_eq!(verdict(&p, "b.example"), NX);
+}
+
+#[test]
+fn non_string_values_and_bad_escapes_are_init_errors() {
+    let err = load::<Blocklist>(r#"{"domains":[42]}"#).unwrap_err();
+    assert_eq!(err, "invalid config: domains[0] is not a string");
+    let err = load::<Blocklist>(r#"{"lists":[{"format":"hosts","content":7}]}"#).unwrap_err();
+    assert!(err.starts_with("invalid config: lists[0].content"), "{err}");
+    let err = load::<Blocklist>(r#"{"domains":["a\nb.example"]}"#).unwrap_err();
+    assert!(err.starts_with("bad config: domains[0]"), "{err}");
+    let err = load::<Blocklist>(r#"{"lists":[],"domain":[]}"#).unwrap_err();
+    assert!(err.contains("unknown field `domain`"), "{err}");
+    assert!(load::<Blocklist>("{")
+        .unwrap_err()
+        .starts_with("invalid config:"));
+}
+
+#[test]
+fn names_are_stored_in_place_and_checked_exactly() {
+    // 2000 names, several lists, duplicates across them, exact and subdomain.
+    let names: Vec<String> = (0..2000)
+        .map(|i| format!("n{i}.zone{}.test", i % 13))
+        .collect();
+    let hosts: String = names.iter().map(|n| format!("0.0.0.0 {n}\n")).collect();
+    let domains = names[..500].join("\n");
+    let json = serde_json::json!({"domains": ["inline.test"], "match": "exact", "lists": [
+        {"format": "hosts", "content": hosts, "match": "subdomain"},
+        {"format": "domains", "content": domains},
+    ]})
+    .to_string();
+    let text_len = json.len();
+    let p = plugin(&json);
+    let (held, heap) = p.stats();
+    assert_eq!(
+        held,
+        2000 + 500 + 1,
+        "exact and subdomain tables are separate"
+    );
+    assert!(
+        heap < text_len + 2501 * 16,
+        "arena reuses the config text: {heap}"
+    );
+    assert!(names
+        .iter()
+        .all(|n| p.is_blocked(n) && p.is_blocked(&format!("a.{n}"))));
+    assert!(p.is_blocked("inline.test") && !p.is_blocked("a.inline.test"));
+    // Prefixes, suffixes and near misses of stored names are not stored names.
+    for miss in [
+        "n1.zone1.tes",
+        "1.zone1.test",
+        "zone1.test",
+        "n1.zone1.test.x",
+        "n20000.zone1.test",
+    ] {
+        assert!(!p.is_blocked(miss), "{miss}");
+    }
+}
+
+#[test]
+fn typed_init_matches_the_json_path() {
+    let config = Config {
+        domains: vec!["Ads.Example".into()],
+        allow: vec!["ok.ads.example".into()],
+        block: BlockStyle::Refused,
+        ..Config::default()
+    };
+    let p = Blocklist::init(config).unwrap();
+    assert_eq!(
+        verdict(&p, "x.ads.example"),
+        QueryAction::Block(Block::Refused)
+    );
+    assert_eq!(verdict(&p, "ok.ads.example"), QueryAction::Pass);
+}

@@ -10,9 +10,7 @@
 mod config;
 mod local;
 
-use std::collections::{HashMap, HashSet};
-
-use wasmdns_plugin_sdk::name::{normalize, suffixes};
+use wasmdns_plugin_sdk::name::{normalize, suffixes, NameMap, NameSet};
 use wasmdns_plugin_sdk::{
     export_plugin, rtype, Client, Hooks, Plugin, QueryAction, Question, RData, Record,
     ResponseAction, CLASS_IN,
@@ -23,16 +21,16 @@ use local::LocalZone;
 
 pub struct Rewrite {
     local: LocalZone,
-    rewrite: HashMap<String, String>,
-    filter_aaaa: HashSet<String>,
+    rewrite: NameMap<String>,
+    filter_aaaa: NameSet,
 }
 
 fn name_or_err(name: &str, key: &str) -> Result<String, String> {
     normalize(name).ok_or_else(|| format!("bad config: {key}: {name:?} is not a domain name"))
 }
 
-fn load_rewrites(config: &Config, local: &LocalZone) -> Result<HashMap<String, String>, String> {
-    let mut rewrite = HashMap::with_capacity(config.rewrite.len());
+fn load_rewrites(config: &Config, local: &LocalZone) -> Result<NameMap<String>, String> {
+    let mut rewrite = NameMap::default();
     for (from, to) in &config.rewrite {
         let from = name_or_err(from, "rewrite")?;
         let to = name_or_err(to, &format!("rewrite.{from:?}"))?;

@@ -1,10 +1,9 @@
 //! `LocalZone`: the names this plugin answers itself (from `local` and `hosts`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use wasmdns_plugin_sdk::hosts::{self, HostsItem};
-use wasmdns_plugin_sdk::name::normalize;
+use wasmdns_plugin_sdk::name::{normalize, NameMap};
 use wasmdns_plugin_sdk::{log, rcode, rtype, Block, QueryAction, RData, Record};
 
 use crate::config::Config;
@@ -23,14 +22,14 @@ enum Entry {
 
 #[derive(Debug, Default)]
 pub struct LocalZone {
-    names: HashMap<String, Entry>,
+    names: NameMap<Entry>,
     ttl: u32,
 }
 
 impl LocalZone {
     pub fn from_config(config: &Config) -> Result<Self, String> {
         let mut zone = LocalZone {
-            names: HashMap::new(),
+            names: NameMap::default(),
             ttl: config.ttl,
         };
         for (name, values) in &config.local {
