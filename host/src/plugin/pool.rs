@@ -6,7 +6,7 @@
 //! instance busy or being rebuilt) the call is answered per the plugin's
 //! `on_error` and counted as `busy`: waiting would stall the receive loop, and
 //! instantiating there would put milliseconds of work on the query path. With
-//! the default size (2 × cores + 2) and synchronous calls, emptiness only
+//! the default size (cores + 1) and synchronous calls, emptiness only
 //! happens while a burst of failures is being repaired.
 
 use std::sync::Arc;
@@ -17,10 +17,13 @@ use prometheus::IntGauge;
 use super::instance::Instance;
 use super::loader::PluginFactory;
 
-/// Default pool size: enough for every receive-loop thread plus rebuild slack.
+/// Default pool size: one instance per runtime worker thread (calls are
+/// synchronous, so a thread holds at most one) plus one spare while a failed
+/// instance is rebuilt. Each instance holds its own copy of the plugin's data — a
+/// 1M-name blocklist is ~50 MiB per instance — so more would only cost memory.
 pub fn default_pool_size() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    2 * cores + 2
+    cores + 1
 }
 
 pub struct InstancePool {
