@@ -7,6 +7,7 @@ mod binary;
 mod cache;
 mod config_files;
 mod edns;
+mod languages;
 mod limits;
 mod malformed;
 mod shutdown;
