@@ -41,12 +41,11 @@ fn as_blocklist_blocks_listed_names_and_subdomains() {
     p.survives_hostile_input();
 }
 
-
 #[test]
 fn as_blocklist_rejects_bad_config() {
     let Some(path) = path() else { return };
     let cases = [
-        ("{", "bad config"),
+        ("{", "invalid JSON"),
         ("[]", "not a table"),
         (r#"{"domain":[]}"#, "unknown key"),
         (r#"{"domains":"a.b"}"#, "must be a list"),

@@ -41,17 +41,32 @@ fn js_allowlist_decides_by_client_network_and_name() {
     assert_eq!(p.query("example.com", 1, ip("192.168.1.70")), pass);
     assert_eq!(p.query("www.example.com", 28, ip("192.168.1.127")), pass);
     assert_eq!(p.query("printer.lan", 1, ip("192.168.1.64")), pass);
-    assert_eq!(p.query("notexample.com", 1, ip("192.168.1.70")), refused(p.name));
-    assert_eq!(p.query("example.com.evil", 1, ip("192.168.1.70")), refused(p.name));
+    assert_eq!(
+        p.query("notexample.com", 1, ip("192.168.1.70")),
+        refused(p.name)
+    );
+    assert_eq!(
+        p.query("example.com.evil", 1, ip("192.168.1.70")),
+        refused(p.name)
+    );
     assert_eq!(p.query("anything.test", 1, ip("192.168.1.128")), pass);
     // An empty name list allows nothing.
     assert_eq!(p.query("example.com", 1, ip("10.9.8.7")), refused(p.name));
     // Outside every network: REFUSED (the `outside` default).
-    assert_eq!(p.query("example.com", 1, ip("192.168.2.1")), refused(p.name));
-    assert_eq!(p.query("example.com", 1, ip("203.0.113.1")), refused(p.name));
+    assert_eq!(
+        p.query("example.com", 1, ip("192.168.2.1")),
+        refused(p.name)
+    );
+    assert_eq!(
+        p.query("example.com", 1, ip("203.0.113.1")),
+        refused(p.name)
+    );
     // IPv6, longest prefix first; IPv4-mapped clients count as IPv4.
     assert_eq!(p.query("a.test", 1, ip("2001:db8:2::1")), pass);
-    assert_eq!(p.query("www.example.org", 1, ip("2001:db8:1:ffff::1")), pass);
+    assert_eq!(
+        p.query("www.example.org", 1, ip("2001:db8:1:ffff::1")),
+        pass
+    );
     assert_eq!(p.query("a.test", 1, ip("2001:db8:1::1")), refused(p.name));
     assert_eq!(p.query("a.test", 1, ip("2001:db9::1")), refused(p.name));
     assert_eq!(p.query("a.test", 1, ip("::ffff:192.168.1.10")), pass);
@@ -72,19 +87,27 @@ fn js_allowlist_verdicts_are_configurable() {
         plugin: p.name.into(),
         kind,
     };
-    assert_eq!(p.query("ok.test", 1, ip("198.51.100.1")), ChainQueryVerdict::Pass);
-    assert_eq!(p.query("no.test", 1, ip("198.51.100.1")), block(BlockKind::NullIp));
+    assert_eq!(
+        p.query("ok.test", 1, ip("198.51.100.1")),
+        ChainQueryVerdict::Pass
+    );
+    assert_eq!(
+        p.query("no.test", 1, ip("198.51.100.1")),
+        block(BlockKind::NullIp)
+    );
     assert_eq!(p.query("ok.test", 1, ip("::1")), block(BlockKind::Nxdomain));
 }
-
 
 #[test]
 fn js_allowlist_rejects_bad_config() {
     let Some(path) = path() else { return };
     let cases = [
-        ("not json", "bad config"),
+        ("not json", "invalid JSON"),
         (r#"{"networks":[{"cidr":"192.168.1.1/24"}]}"#, "host bits"),
-        (r#"{"networks":[{"cidr":"2001:db8::1::/64"}]}"#, "not an IP network"),
+        (
+            r#"{"networks":[{"cidr":"2001:db8::1::/64"}]}"#,
+            "not an IP network",
+        ),
     ];
     for (json, reason) in cases {
         rejects_config("js-allowlist", path.clone(), json, reason);
