@@ -78,7 +78,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("plugin_langs");
     group.measurement_time(Duration::from_secs(3));
     for &(name, file, config, pass, act) in PLUGINS {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/target").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("plugins/target")
+            .join(file);
         if !path.is_file() {
             eprintln!("plugin_langs: SKIPPED {name}: {} not built", path.display());
             continue;
