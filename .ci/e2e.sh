@@ -20,8 +20,10 @@ done
 WORK=$(mktemp -d)
 NSD_PID=
 PROXY_PID=
+BLOCK_PID=
 cleanup() {
     [[ -n $PROXY_PID ]] && kill "$PROXY_PID" 2>/dev/null || true
+    [[ -n $BLOCK_PID ]] && kill "$BLOCK_PID" 2>/dev/null || true
     [[ -f $WORK/nsd.pid ]] && kill "$(cat "$WORK/nsd.pid")" 2>/dev/null || true
     [[ -n $NSD_PID ]] && kill "$NSD_PID" 2>/dev/null || true
     wait 2>/dev/null || true
@@ -145,6 +147,19 @@ dig_expect() {
         grep -Eq -- "$re" <<<"$out" || { echo ">>> no match for: $re"; return 1; }
     done
 }
+# Like dig_expect, against another server: dig_expect_at "dig @.. -p .." "args" regex...
+dig_expect_at() {
+    local dig=$1 args=$2
+    shift 2
+    local out
+    # shellcheck disable=SC2086
+    out=$($dig $args)
+    echo "$out"
+    local re
+    for re in "$@"; do
+        grep -Eq -- "$re" <<<"$out" || { echo ">>> no match for: $re"; return 1; }
+    done
+}
 ttl_of() { # the TTL of the first answer record, from +noall +answer output
     awk 'NF >= 5 { print $2; exit }'
 }
@@ -192,6 +207,25 @@ else
 fi
 
 check "metrics served" bash -c "python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(\"http://127.0.0.1:$ADMIN_PORT/metrics\", timeout=2).read().decode())' | grep -q '^wasmdns_cache_hits_total [1-9]'"
+
+# The README's plugin example in front of the same nsd: doubleclick.net and its
+# subdomains are blocked with NXDOMAIN and an RFC 8914 "Blocked" error.
+BLOCK_PORT=$(free_port)
+[[ -f plugins/target/wasm32-wasip2/release/blocklist.wasm ]] || plugins/build.sh >/dev/null
+"$BIN" run --config config/examples/blocklist.toml --upstream "127.0.0.1:$NSD_PORT" \
+    --listen "127.0.0.1:$BLOCK_PORT" --admin 127.0.0.1:0 2>"$WORK/blocklist.log" &
+BLOCK_PID=$!
+BDIG=(dig @127.0.0.1 -p "$BLOCK_PORT" +time=2 +tries=1)
+for _ in $(seq 100); do
+    "${BDIG[@]}" +short www.e2e.test A 2>/dev/null | grep -q 192.0.2.80 && break
+    sleep 0.1
+done
+check "blocklist example: doubleclick.net NXDOMAIN with EDE 15" dig_expect_at "${BDIG[*]}" \
+    "ads.doubleclick.net A" 'status: NXDOMAIN' 'EDE: 15 \(Blocked\)' 'blocklist'
+check "blocklist example: other names forwarded" dig_expect_at "${BDIG[*]}" \
+    "www.e2e.test A" 'status: NOERROR' '192\.0\.2\.80'
+kill "$BLOCK_PID" 2>/dev/null || true
+wait "$BLOCK_PID" 2>/dev/null || true
 
 sigterm_exit_0() {
     kill -TERM "$PROXY_PID"

@@ -1,13 +1,15 @@
-//! Admin HTTP endpoint: `/metrics`, `/health`, `/ready`.
+//! Admin HTTP endpoint: `/metrics`, `/health`, `/ready`, `/plugins`, `POST /reload`.
 //!
-//! HTTP/1.1 only (hyper), GET and HEAD only, small bounded requests (8 KiB of
-//! headers, read within a timeout), a bounded number of connections. It keeps
-//! serving while the proxy drains, so `/ready` can say 503 to load balancers,
-//! and stops when told to. Issue 4 adds `/plugins` and `POST /reload` here.
+//! HTTP/1.1 only (hyper), GET and HEAD (POST for `/reload` only), small bounded
+//! requests (8 KiB of headers, read within a timeout; bodies are never read), a
+//! bounded number of connections. It keeps serving while the proxy drains, so
+//! `/ready` can say 503 to load balancers, and stops when told to.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::pipeline::Pipeline;
+use crate::reload::{ReloadError, Reloader};
 
 /// Concurrent admin connections; scrapers and probes need a handful.
 const MAX_CONNECTIONS: usize = 64;
@@ -33,6 +36,16 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long open admin connections get to finish when the endpoint stops.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// A JSON answer: status code and body.
+pub struct JsonReply {
+    pub code: StatusCode,
+    pub body: String,
+}
+
+/// The outcome of `POST /reload`, resolved later; `None` = reloading not offered.
+pub type ReloadFuture = Pin<Box<dyn Future<Output = Option<JsonReply>> + Send>>;
 
 /// What the endpoint reports; implemented by [`ProxyStatus`], and by fakes in tests.
 pub trait Status: Send + Sync + 'static {
@@ -40,6 +53,14 @@ pub trait Status: Send + Sync + 'static {
     fn metrics_text(&self) -> String;
     /// Listeners up and not shutting down.
     fn ready(&self) -> bool;
+    /// `GET /plugins` body; `None` answers 404.
+    fn plugins_json(&self) -> Option<String> {
+        None
+    }
+    /// Runs a reload for `POST /reload`.
+    fn reload(self: Arc<Self>) -> ReloadFuture {
+        Box::pin(async { None })
+    }
 }
 
 /// The running proxy's status: its pipeline, and whether it is draining.
@@ -47,6 +68,8 @@ pub struct ProxyStatus {
     pub pipeline: Arc<Pipeline>,
     /// The proxy's shutdown token: once cancelled, `/ready` answers 503.
     pub draining: CancellationToken,
+    /// `None`: `POST /reload` answers 404.
+    pub reloader: Option<Arc<Reloader>>,
 }
 
 impl Status for ProxyStatus {
@@ -62,6 +85,62 @@ impl Status for ProxyStatus {
 
     fn ready(&self) -> bool {
         !self.draining.is_cancelled()
+    }
+
+    fn plugins_json(&self) -> Option<String> {
+        let chain = self.pipeline.chain();
+        let body = serde_json::json!({
+            "generation": chain.generation(),
+            "loaded_at": chain.loaded_at(),
+            "plugins": chain.plugins(),
+        });
+        Some(body.to_string() + "\n")
+    }
+
+    fn reload(self: Arc<Self>) -> ReloadFuture {
+        Box::pin(async move {
+            let reloader = self.reloader.as_ref()?;
+            Some(reload_reply(reloader.reload().await, reloader.generation()))
+        })
+    }
+}
+
+/// `200 {"result":"ok",...}`, or the error with a code saying whose fault it is:
+/// 409 nothing to reload, 422 the new configuration or a plugin is bad, 500 else.
+fn reload_reply(
+    result: Result<crate::reload::ReloadOutcome, ReloadError>,
+    generation: u64,
+) -> JsonReply {
+    let (code, body) = match result {
+        Ok(o) => (
+            StatusCode::OK,
+            serde_json::json!({
+                "result": "ok",
+                "generation": o.generation,
+                "restart_required": o.restart_required,
+                "applied": o.applied,
+                "duration_ms": o.duration_ms,
+            }),
+        ),
+        Err(e) => {
+            let code = match e {
+                ReloadError::NoSource => StatusCode::CONFLICT,
+                ReloadError::Config(_) | ReloadError::Plugin(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ReloadError::Upstream(_) | ReloadError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            };
+            let body = serde_json::json!({
+                "result": "error",
+                "error": e.to_string(),
+                "generation": generation,
+            });
+            (code, body)
+        }
+    };
+    JsonReply {
+        code,
+        body: body.to_string() + "\n",
     }
 }
 
@@ -120,8 +199,22 @@ async fn serve_connection(
     stop: CancellationToken,
 ) {
     let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-        let response = route(req.method(), req.uri().path(), &*status);
-        async move { Ok::<_, Infallible>(response) }
+        let reload = (req.method() == Method::POST && req.uri().path() == "/reload")
+            .then(|| Arc::clone(&status).reload());
+        let response = match reload {
+            Some(_) => None,
+            None => Some(route(req.method(), req.uri().path(), &*status)),
+        };
+        async move {
+            Ok::<_, Infallible>(match (response, reload) {
+                (Some(r), _) => r,
+                (None, Some(reload)) => match reload.await {
+                    Some(reply) => json(reply),
+                    None => text(StatusCode::NOT_FOUND, "not found\n"),
+                },
+                (None, None) => text(StatusCode::INTERNAL_SERVER_ERROR, "no route\n"),
+            })
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -145,9 +238,19 @@ async fn serve_connection(
 }
 
 /// The whole API: a pure function of the request line and the status.
+/// `POST /reload` is served by the caller (it is asynchronous).
 pub fn route(method: &Method, path: &str, status: &dyn Status) -> Response<Full<Bytes>> {
-    if !matches!(path, "/metrics" | "/health" | "/ready") {
+    if !matches!(
+        path,
+        "/metrics" | "/health" | "/ready" | "/plugins" | "/reload"
+    ) {
         return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if path == "/reload" {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return r;
     }
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -162,10 +265,25 @@ pub fn route(method: &Method, path: &str, status: &dyn Status) -> Response<Full<
                 .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
             r
         }
+        "/plugins" => match status.plugins_json() {
+            Some(body) => json(JsonReply {
+                code: StatusCode::OK,
+                body,
+            }),
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
         "/ready" if status.ready() => text(StatusCode::OK, "ready\n"),
         "/ready" => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
         _ => text(StatusCode::OK, "ok\n"),
     }
+}
+
+fn json(reply: JsonReply) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+    *r.status_mut() = reply.code;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
 }
 
 fn text(code: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -228,6 +346,14 @@ mod tests {
                 "{path}"
             );
         }
+        // Reload and plugin listing are offered only by a status that has them.
+        let r = route(&Method::GET, "/reload", &*up);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[ALLOW], "POST");
+        assert_eq!(
+            route(&Method::GET, "/plugins", &*up).status(),
+            StatusCode::NOT_FOUND
+        );
         let draining = fake(false);
         assert_eq!(
             route(&Method::GET, "/ready", &*draining).status(),

@@ -17,13 +17,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::{AdminServer, ProxyStatus};
 use crate::buffer::BufferPool;
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, Overrides, ServerConfig};
 use crate::listener::connection::ConnectionLimits;
 use crate::listener::socket::{self, BindError, BoundAddr};
 use crate::listener::tcp::TcpListener;
 use crate::listener::udp::UdpListener;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
+use crate::reload::{self, ChainLoader, Reloader};
 use crate::upstream::UpstreamPool;
 
 /// Buffers kept idle at most: enough for every in-flight query's packet and
@@ -44,6 +45,8 @@ pub enum AppError {
     },
     #[error("upstream set-up failed: {0}")]
     Upstream(#[from] crate::upstream::UpstreamError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
 }
 
 impl From<BindError> for AppError {
@@ -62,6 +65,8 @@ pub struct Running {
     pub dns_addrs: Vec<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
     pub pipeline: Arc<Pipeline>,
+    /// Reloads the configuration (SIGHUP, `POST /reload`, the file watcher, tests).
+    pub reloader: Arc<Reloader>,
     shutdown: CancellationToken,
     /// Receive loops, connections and every query still owing an answer.
     tasks: TaskTracker,
@@ -72,6 +77,12 @@ pub struct Running {
 impl Running {
     /// Starts everything described by `config` on the current tokio runtime.
     pub async fn start(config: Config) -> Result<Running, AppError> {
+        Running::start_with(config, Overrides::default()).await
+    }
+
+    /// Like [`Running::start`]; `overrides` (already applied to `config`) are
+    /// applied again to the file on every reload.
+    pub async fn start_with(config: Config, overrides: Overrides) -> Result<Running, AppError> {
         // Bind first: a taken port is the likeliest failure and needs nothing else.
         let bound = bind_all(&config.server)?;
         let admin = bind_admin(config.admin.listen).await?;
@@ -84,9 +95,23 @@ impl Running {
             Arc::clone(&metrics),
             Arc::clone(&buffers),
         ));
+        let chains = Arc::new(ChainLoader::new(&config.plugin_cache, Arc::clone(&metrics)));
+        let chain = chains.load(&config, 1).await?;
+        if !chain.is_empty() {
+            tracing::info!(plugins = ?chain.names().collect::<Vec<_>>(), "plugin chain loaded");
+        }
+        pipeline.set_chain(Arc::new(chain));
+        let watch = config.reload.watch;
+        let reloader = Arc::new(Reloader::new(
+            Arc::clone(&pipeline),
+            chains,
+            overrides,
+            config.clone(),
+        ));
 
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        tasks.spawn(Arc::clone(&pipeline).run_prefetch(shutdown.clone()));
         let wiring = Wiring {
             pipeline: &pipeline,
             buffers: &buffers,
@@ -106,6 +131,7 @@ impl Running {
             let status = ProxyStatus {
                 pipeline: Arc::clone(&pipeline),
                 draining: shutdown.clone(),
+                reloader: Some(Arc::clone(&reloader)),
             };
             let stop = CancellationToken::new();
             (
@@ -113,10 +139,14 @@ impl Running {
                 tokio::spawn(server.serve(Arc::new(status), stop)),
             )
         });
+        if watch {
+            tokio::spawn(reload::watch::run(Arc::clone(&reloader), shutdown.clone()));
+        }
         Ok(Running {
             dns_addrs,
             admin_addr,
             pipeline,
+            reloader,
             shutdown,
             tasks,
             grace: config.server.shutdown_grace,

@@ -4,12 +4,25 @@
 //! the stack for all but very long names, so a lookup allocates nothing. moka hashes them with its per-cache
 //! random SipHash key (no hash flooding) and compares the full bytes, so a hash
 //! collision is a miss, never a wrong answer. Entries expire with their answer's
-//! lifetime (moka `Expiry`), and `get` re-checks expiry against the caller's clock.
+//! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry against
+//! the caller's clock and returns only fresh answers, `get_stale` also expired ones
+//! still inside the window (RFC 8767).
+//!
+//! With prefetch on, a hit on an entry hit before and in the last tenth of its
+//! lifetime queues a [`Refresh`] (bounded; dropped when full) for the pipeline's
+//! prefetch worker, so popular names are renewed before they expire.
 
-use std::sync::Arc;
+mod entry;
+
+pub use entry::Refresh;
+
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
+use tokio::sync::mpsc;
+
+use entry::Entry;
 
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
@@ -21,6 +34,8 @@ const KEY_PREFIX: usize = 5;
 const KEY_INLINE: usize = 62;
 const FLAG_DO: u8 = 0x01;
 const FLAG_CD: u8 = 0x02;
+/// Refreshes waiting for the worker; beyond it a hit simply does not queue one.
+const REFRESH_QUEUE: usize = 1024;
 
 /// Lookup key of a query: its exact bytes, inline when they fit.
 #[derive(Clone)]
@@ -95,56 +110,130 @@ impl PartialEq for CacheKey {
 
 impl Eq for CacheKey {}
 
-/// Entries live as long as their answer.
-struct AnswerExpiry;
+/// Entries live as long as their answer, plus the serve-stale window.
+struct AnswerExpiry {
+    stale: Duration,
+}
 
-impl Expiry<Box<[u8]>, Arc<Answer>> for AnswerExpiry {
+impl Expiry<Box<[u8]>, Arc<Entry>> for AnswerExpiry {
     fn expire_after_create(
         &self,
         _key: &Box<[u8]>,
-        answer: &Arc<Answer>,
+        entry: &Arc<Entry>,
         created_at: Instant,
     ) -> Option<Duration> {
-        Some(answer.remaining(created_at))
+        Some(
+            entry
+                .answer
+                .remaining(created_at)
+                .saturating_add(self.stale),
+        )
     }
 
     fn expire_after_update(
         &self,
         _key: &Box<[u8]>,
-        answer: &Arc<Answer>,
+        entry: &Arc<Entry>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(answer.remaining(updated_at))
+        Some(
+            entry
+                .answer
+                .remaining(updated_at)
+                .saturating_add(self.stale),
+        )
     }
 }
 
 /// Bounded answer cache.
 pub struct Cache {
-    entries: moka::sync::Cache<Box<[u8]>, Arc<Answer>>,
+    entries: moka::sync::Cache<Box<[u8]>, Arc<Entry>>,
+    /// How long past expiry an answer may still be served; zero = never.
+    stale: Duration,
+    /// Where hits queue refreshes; `None` with prefetch off.
+    refreshes: Option<mpsc::Sender<Refresh>>,
+    /// The worker's end of the queue, until it takes it.
+    queue: Mutex<Option<mpsc::Receiver<Refresh>>>,
 }
 
 impl Cache {
     pub fn new(config: &CacheConfig) -> Cache {
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_entries)
-            .expire_after(AnswerExpiry)
+            .expire_after(AnswerExpiry {
+                stale: config.serve_stale,
+            })
             .build();
-        Cache { entries }
+        let (refreshes, queue) = if config.prefetch {
+            let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        Cache {
+            entries,
+            stale: config.serve_stale,
+            refreshes,
+            queue: Mutex::new(queue),
+        }
     }
 
-    /// A live (unexpired) answer for `key`.
+    /// A live (unexpired) answer for `key`; may queue a refresh of it (prefetch).
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
+        let entry = self.entries.get(key.as_bytes())?;
+        if entry.answer.expired(now) {
+            return None;
+        }
+        if let Some(refreshes) = &self.refreshes {
+            if entry.hit_wants_refresh(now) {
+                // A full queue drops the request, which frees the entry to ask again.
+                let _ = refreshes.try_send(Refresh::new(key.clone(), Arc::clone(&entry)));
+            }
+        }
+        Some(Arc::clone(&entry.answer))
+    }
+
+    /// The queue of refreshes for the prefetch worker: `Some` once, and only with
+    /// prefetch on.
+    pub fn take_refreshes(&self) -> Option<mpsc::Receiver<Refresh>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// An answer for `key` expired less than the serve-stale window ago (or still
+    /// fresh), for when no upstream can answer. `None` when serve-stale is off.
+    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<Answer>> {
+        if self.stale.is_zero() {
+            return None;
+        }
         self.entries
             .get(key.as_bytes())
-            .filter(|answer| !answer.expired(now))
+            .map(|entry| Arc::clone(&entry.answer))
+            .filter(|answer| answer.stale_for(now) < self.stale)
     }
 
     /// Stores `answer` if its lifetime is > 0.
     pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
         if answer.lifetime() > 0 {
-            self.entries.insert(key.into_boxed(), answer);
+            self.entries
+                .insert(key.into_boxed(), Arc::new(Entry::new(answer)));
         }
+    }
+
+    /// A cache built for `config` holding this one's entries, for a reload that
+    /// changes the size or the serve-stale window (moka fixes both at build time).
+    /// Expiry restarts from each answer's remaining lifetime, so nothing lives
+    /// longer than its TTL. When shrinking, the new cache evicts down to size.
+    /// Slow (a copy of every entry): call it off the query path.
+    pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
+        let next = Cache::new(config);
+        for (key, answer) in self.entries.iter() {
+            next.entries.insert(Box::<[u8]>::clone(&key), answer);
+        }
+        next
     }
 
     /// Entries currently held. Runs moka's pending maintenance first, so call it
@@ -156,201 +245,4 @@ impl Cache {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use hickory_proto::op::ResponseCode;
-    use hickory_proto::rr::RecordType;
-
-    use super::*;
-    use crate::dns::testutil::{self, a, decode, soa, Sections, TestEdns, EDNS};
-    use crate::dns::{parse_query, TtlPolicy};
-
-    const POLICY: TtlPolicy = TtlPolicy {
-        min_ttl: 0,
-        max_ttl: 86_400,
-        negative_max_ttl: 3600,
-    };
-
-    fn cache(max_entries: u64) -> Cache {
-        Cache::new(&CacheConfig {
-            max_entries,
-            min_ttl: POLICY.min_ttl,
-            max_ttl: POLICY.max_ttl,
-            negative_max_ttl: POLICY.negative_max_ttl,
-        })
-    }
-
-    fn key(packet: &[u8]) -> CacheKey {
-        CacheKey::new(&parse_query(packet).unwrap(), packet)
-    }
-
-    fn client(name: &str, qtype: RecordType, edns: Option<TestEdns>, cd: bool) -> Vec<u8> {
-        testutil::query(0x4242, name, qtype, edns, cd)
-    }
-
-    fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Arc<Answer> {
-        let wire = testutil::response(1, name, RecordType::A, rcode, s);
-        Arc::new(Answer::from_upstream(&wire, &POLICY, now).unwrap())
-    }
-
-    fn positive(name: &str, ttl: u32, now: Instant) -> Arc<Answer> {
-        let s = Sections {
-            answers: vec![a(name, ttl, 1)],
-            ..Sections::default()
-        };
-        answer(name, ResponseCode::NoError, s, now)
-    }
-
-    #[test]
-    fn hit_and_miss() {
-        let (cache, now) = (cache(100), Instant::now());
-        let q = client("www.example.com.", RecordType::A, None, false);
-        assert!(cache.get(&key(&q), now).is_none());
-        cache.insert(key(&q), positive("www.example.com.", 300, now));
-        assert!(cache.get(&key(&q), now).is_some());
-        let other_name = client("ww.example.com.", RecordType::A, None, false);
-        let other_type = client("www.example.com.", RecordType::AAAA, None, false);
-        assert!(cache.get(&key(&other_name), now).is_none());
-        assert!(cache.get(&key(&other_type), now).is_none());
-        assert_eq!(cache.entry_count(), 1);
-    }
-
-    #[test]
-    fn key_ignores_case_and_keeps_label_boundaries() {
-        let upper = client("WWW.ExAmple.COM.", RecordType::A, None, false);
-        let lower = client("www.example.com.", RecordType::A, None, false);
-        assert_eq!(key(&upper), key(&lower));
-        let split = client("a.bc.", RecordType::A, None, false);
-        let joined = client("ab.c.", RecordType::A, None, false);
-        assert_ne!(key(&split), key(&joined));
-
-        let (cache, now) = (cache(100), Instant::now());
-        cache.insert(key(&lower), positive("www.example.com.", 300, now));
-        let hit = cache.get(&key(&upper), now).expect("case-insensitive hit");
-        let mut out = Vec::new();
-        hit.write_response(&parse_query(&upper).unwrap(), &upper, now, 512, &mut out);
-        assert_eq!(
-            out[12..12 + 21],
-            upper[12..12 + 21],
-            "served in the asker's case"
-        );
-    }
-
-    #[test]
-    fn long_names_use_heap_keys_with_the_same_rules() {
-        let long = format!("{}Example.COM.", "LabeL.".repeat(20));
-        let q_upper = client(&long, RecordType::A, None, false);
-        let q_lower = client(&long.to_ascii_lowercase(), RecordType::A, None, false);
-        assert!(matches!(key(&q_upper).0, KeyBytes::Heap(_)));
-        assert_eq!(key(&q_upper), key(&q_lower));
-        let (cache, now) = (cache(100), Instant::now());
-        cache.insert(
-            key(&q_lower),
-            positive(&long.to_ascii_lowercase(), 300, now),
-        );
-        assert!(cache.get(&key(&q_upper), now).is_some());
-        let short = client("a.example.", RecordType::A, None, false);
-        assert!(matches!(key(&short).0, KeyBytes::Inline { .. }));
-    }
-
-    #[test]
-    fn do_and_cd_are_separate_entries() {
-        let (cache, now) = (cache(100), Instant::now());
-        let do_edns = Some(TestEdns {
-            size: 1232,
-            dnssec_ok: true,
-            version: 0,
-        });
-        let variants = [
-            client("example.com.", RecordType::A, None, false),
-            client("example.com.", RecordType::A, do_edns, false),
-            client("example.com.", RecordType::A, None, true),
-            client("example.com.", RecordType::A, do_edns, true),
-        ];
-        cache.insert(key(&variants[0]), positive("example.com.", 300, now));
-        for v in &variants[1..] {
-            assert!(cache.get(&key(v), now).is_none());
-        }
-        // EDNS without DO shares the plain entry: the answer does not depend on it.
-        let edns_no_do = client("example.com.", RecordType::A, EDNS, false);
-        assert!(cache.get(&key(&edns_no_do), now).is_some());
-    }
-
-    #[test]
-    fn expiry_follows_the_injected_clock() {
-        let (cache, now) = (cache(100), Instant::now());
-        let q = client("example.com.", RecordType::A, None, false);
-        cache.insert(key(&q), positive("example.com.", 60, now));
-        assert!(cache.get(&key(&q), now + Duration::from_secs(59)).is_some());
-        assert!(cache.get(&key(&q), now + Duration::from_secs(60)).is_none());
-    }
-
-    #[test]
-    fn ttls_decrease_on_hits() {
-        let (cache, now) = (cache(100), Instant::now());
-        let q = client("example.com.", RecordType::A, None, false);
-        cache.insert(key(&q), positive("example.com.", 300, now));
-        let later = now + Duration::from_secs(42);
-        let hit = cache.get(&key(&q), later).unwrap();
-        let mut out = Vec::new();
-        hit.write_response(&parse_query(&q).unwrap(), &q, later, 512, &mut out);
-        assert_eq!(decode(&out).answers[0].ttl, 258);
-    }
-
-    #[test]
-    fn negative_answers_are_cached_uncacheable_ones_are_not() {
-        let (cache, now) = (cache(100), Instant::now());
-        let nx = client("nope.example.com.", RecordType::A, None, false);
-        let s = Sections {
-            authority: vec![soa("example.com.", 600, 120)],
-            ..Sections::default()
-        };
-        let negative = answer("nope.example.com.", ResponseCode::NXDomain, s, now);
-        cache.insert(key(&nx), negative);
-        assert!(cache
-            .get(&key(&nx), now + Duration::from_secs(119))
-            .is_some());
-        assert!(cache
-            .get(&key(&nx), now + Duration::from_secs(120))
-            .is_none());
-
-        let zero = client("zero.example.com.", RecordType::A, None, false);
-        cache.insert(key(&zero), positive("zero.example.com.", 0, now));
-        let fail = client("fail.example.com.", RecordType::A, None, false);
-        let servfail = answer(
-            "fail.example.com.",
-            ResponseCode::ServFail,
-            Sections::default(),
-            now,
-        );
-        cache.insert(key(&fail), servfail);
-        assert!(cache.get(&key(&zero), now).is_none());
-        assert!(cache.get(&key(&fail), now).is_none());
-        assert_eq!(cache.entry_count(), 1);
-    }
-
-    #[test]
-    fn replacing_an_entry_takes_the_new_lifetime() {
-        let (cache, now) = (cache(100), Instant::now());
-        let q = client("example.com.", RecordType::A, None, false);
-        cache.insert(key(&q), positive("example.com.", 10, now));
-        cache.insert(key(&q), positive("example.com.", 600, now));
-        assert!(cache
-            .get(&key(&q), now + Duration::from_secs(300))
-            .is_some());
-        assert_eq!(cache.entry_count(), 1);
-    }
-
-    #[test]
-    fn size_is_bounded() {
-        let (cache, now) = (cache(10), Instant::now());
-        for i in 0..200 {
-            let name = format!("host{i}.example.com.");
-            let q = client(&name, RecordType::A, None, false);
-            cache.insert(key(&q), positive(&name, 300, now));
-        }
-        let count = cache.entry_count();
-        assert!(count <= 10 && count > 0, "{count} entries");
-    }
-}
+mod tests;

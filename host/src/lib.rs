@@ -9,12 +9,12 @@
 //! pipeline::Pipeline::handle      (synchronous, on the receive loop)
 //!   ├─ dns::parse_query           header-first; drop responses; FORMERR / NOTIMP / BADVERS
 //!   ├─ acl                        REFUSED outside the allowed networks
-//!   ├─ plugin chain: on-query     pass | block | answer | rewrite   (issue 3)
+//!   ├─ plugin chain: on-query     pass | block | answer | rewrite   (policy writes the answers)
 //!   ├─ cache::Cache::get          hit → dns::Answer::write_response (patch ID, case, TTLs)
 //!   └─ miss → pipeline::Pipeline::resolve   (own task, bounded in-flight)
 //!        ├─ upstream::UpstreamPool::exchange   pooled sockets, matched answers, TC → TCP
 //!        ├─ dns::Answer::from_upstream + cache insert (TTL clamps, RFC 2308 negatives)
-//!        └─ plugin chain: on-response          (issue 3)
+//!        └─ plugin chain: on-response          (on cache hits too)
 //!   ▼
 //! listener sends (TC=1 when over the client's UDP limit)
 //! ```
@@ -35,8 +35,10 @@
 //! | [`metrics`] | Prometheus metrics |
 //! | [`admin`] | admin HTTP endpoint |
 //! | [`logging`] | tracing set-up, rate-limited security events |
-//! | [`signal`] | SIGTERM/SIGINT → shutdown |
-//! | [`plugin`] | Wasm policy plugins |
+//! | [`signal`] | SIGTERM/SIGINT → shutdown, SIGHUP → reload |
+//! | [`plugin`] | Wasm policy plugins: engine, sandbox, instance pools, the chain |
+//! | [`policy`] | plugin verdicts turned into DNS answers |
+//! | [`reload`] | configuration and plugin reloads: build all, swap atomically, report |
 
 pub mod acl;
 pub mod admin;
@@ -50,5 +52,7 @@ pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
+pub mod policy;
+pub mod reload;
 pub mod signal;
 pub mod upstream;

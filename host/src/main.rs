@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve DNS until SIGTERM or SIGINT, then drain in-flight queries.
+    /// Serve DNS until SIGTERM or SIGINT, then drain in-flight queries. SIGHUP reloads.
     Run(RunArgs),
     /// Validate a config file: prints "FILE: ok", or the error naming the key (exit code 1).
     Check {
@@ -44,24 +44,29 @@ struct RunArgs {
     /// Cache size in entries (0 disables). Replaces cache.max_entries.
     #[arg(long, value_name = "N")]
     cache_entries: Option<u64>,
+    /// Admin HTTP address, "ip:port". Replaces admin.listen (and enables it).
+    #[arg(long, value_name = "ADDR", value_parser = config::parse_listen_addr)]
+    admin: Option<SocketAddr>,
 }
 
 impl RunArgs {
+    /// The flags that replace file values, on start and on every reload.
+    fn overrides(&self) -> config::Overrides {
+        config::Overrides {
+            listen: self.listen.clone(),
+            upstream: self.upstream.clone(),
+            cache_entries: self.cache_entries,
+            admin: self.admin,
+        }
+    }
+
     /// The config file (or the defaults) with the command-line overrides applied.
     fn config(&self) -> Result<Config, config::ConfigError> {
         let mut config = match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::defaults(),
         };
-        if !self.listen.is_empty() {
-            config.server.listen = self.listen.clone();
-        }
-        if !self.upstream.is_empty() {
-            config.upstream.servers = self.upstream.clone();
-        }
-        if let Some(n) = self.cache_entries {
-            config.cache.max_entries = n;
-        }
+        self.overrides().apply(&mut config);
         Ok(config)
     }
 }
@@ -111,18 +116,24 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .thread_name("wasmdns")
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, args.overrides()))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, overrides: config::Overrides) -> anyhow::Result<()> {
     let source = config
         .source
         .as_ref()
         .map_or_else(|| config::BUILTIN.to_owned(), |p| p.display().to_string());
-    let running = Running::start(config)
+    // Before anything slow: an early SIGHUP must not kill the process.
+    let hangup = wasmdns::signal::Hangup::install().context("cannot install the SIGHUP handler")?;
+    let running = Running::start_with(config, overrides)
         .await
         .context("cannot start the proxy")?;
     tokio::spawn(wasmdns::signal::shutdown_on_signals(
+        running.shutdown_token(),
+    ));
+    tokio::spawn(hangup.reload_each(
+        std::sync::Arc::clone(&running.reloader),
         running.shutdown_token(),
     ));
     tracing::info!(
@@ -174,6 +185,8 @@ mod tests {
             "::1",
             "--cache-entries",
             "1250000",
+            "--admin",
+            "127.0.0.1:0",
         ]);
         let c = args.config().unwrap();
         assert_eq!(c.server.listen, ["127.0.0.1:5353".parse().unwrap()]);
@@ -185,6 +198,7 @@ mod tests {
             ]
         );
         assert_eq!(c.cache.max_entries, 1_250_000);
+        assert_eq!(c.admin.listen, Some("127.0.0.1:0".parse().unwrap()));
     }
 
     #[test]

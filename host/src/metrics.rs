@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Transport a query arrived on.
@@ -68,6 +68,17 @@ pub struct Metrics {
     upstream_requests: IntCounterVec,
     upstream_errors: IntCounterVec,
     upstream_latency: HistogramVec,
+    upstream_srtt: GaugeVec,
+    upstream_up: IntGaugeVec,
+    upstream_circuit_opens: IntCounterVec,
+    /// Queries that joined an identical exchange already in flight.
+    pub upstream_coalesced: IntCounter,
+    /// Queries shed because every upstream was at its in-flight limit.
+    pub upstream_shed: IntCounter,
+    /// Expired answers served because no upstream could answer (RFC 8767).
+    pub cache_stale: IntCounter,
+    /// Background refreshes of popular entries near expiry.
+    pub cache_prefetches: IntCounter,
     dropped: IntCounterVec,
     pub inflight: IntGauge,
     pub tcp_connections: IntGauge,
@@ -153,6 +164,52 @@ impl Metrics {
                 &["upstream"],
                 0.000_05,
             ),
+            upstream_srtt: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "upstream_srtt_seconds",
+                        "Smoothed round-trip time estimate per upstream",
+                    ),
+                    &["upstream"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            upstream_up: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "upstream_up",
+                        "1 while an upstream takes client queries, 0 while its circuit is open",
+                    ),
+                    &["upstream"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            upstream_circuit_opens: counter_vec(
+                &r,
+                "upstream_circuit_opens_total",
+                "Times an upstream was marked down after consecutive failures",
+                &["upstream"],
+            ),
+            upstream_coalesced: counter(
+                "upstream_coalesced_total",
+                "Queries answered by sharing an identical in-flight upstream exchange",
+            ),
+            upstream_shed: counter(
+                "upstream_shed_total",
+                "Queries shed because every upstream was at its in-flight limit",
+            ),
+            cache_stale: counter(
+                "cache_stale_total",
+                "Expired answers served because no upstream could answer",
+            ),
+            cache_prefetches: counter(
+                "cache_prefetches_total",
+                "Background refreshes of popular cache entries near expiry",
+            ),
             dropped: counter_vec(
                 &r,
                 "dropped_total",
@@ -234,6 +291,22 @@ impl Metrics {
     pub fn record_upstream_error(&self, upstream: &str, kind: &'static str) {
         self.upstream_errors
             .with_label_values(&[upstream, kind])
+            .inc();
+    }
+
+    /// Health state and SRTT estimate of an upstream.
+    pub fn set_upstream_health(&self, upstream: &str, up: bool, srtt: Duration) {
+        self.upstream_up
+            .with_label_values(&[upstream])
+            .set(i64::from(up));
+        self.upstream_srtt
+            .with_label_values(&[upstream])
+            .set(srtt.as_secs_f64());
+    }
+
+    pub fn record_circuit_open(&self, upstream: &str) {
+        self.upstream_circuit_opens
+            .with_label_values(&[upstream])
             .inc();
     }
 

@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::client;
+use crate::support::plugins::{artefacts, repo_root};
 use crate::support::{decode, rc, rcode, FakeUpstream, A, Q};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wasmdns");
@@ -120,6 +121,66 @@ async fn run_serves_then_exits_0_on_sigterm() {
         Some(0),
         "exit status after SIGTERM: {status:?}"
     );
+}
+
+/// The README's plugin example: `run --config config/examples/blocklist.toml` finds
+/// the component relative to the config file, blocks doubleclick.net and its
+/// subdomains with NXDOMAIN (and an RFC 8914 error for EDNS clients) and forwards
+/// everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_the_blocklist_example_blocks_doubleclick() {
+    artefacts(); // the example config points at the built component
+    let up = FakeUpstream::start().await;
+    let listen: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["run", "--config", "config/examples/blocklist.toml"])
+            .arg("--upstream")
+            .arg(up.addr.to_string())
+            .arg("--listen")
+            .arg(listen.to_string())
+            // The example's admin port (9153) may be taken on a shared machine.
+            .args(["--admin", "127.0.0.1:0"])
+            .current_dir(repo_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let probe = Q::new("example.com", A).bytes();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        if let Some(a) = client::udp_maybe(listen, &probe, Duration::from_millis(100)).await {
+            break decode(&a);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "binary never answered on {listen}"
+        );
+        assert!(child.0.try_wait().unwrap().is_none(), "binary exited early");
+    };
+    assert_eq!(rcode(&answer), rc::NOERROR);
+    assert_eq!(
+        client::ipv4s(&answer),
+        [std::net::Ipv4Addr::new(192, 0, 2, 1)]
+    );
+    for name in [
+        "doubleclick.net",
+        "ads.DoubleClick.net",
+        "a.b.doubleclick.net",
+    ] {
+        let m = decode(&client::udp(listen, &Q::new(name, A).edns(1232, 0, false).bytes()).await);
+        assert_eq!(rcode(&m), rc::NXDOMAIN, "{name}");
+        crate::suite::plugins::assert_blocked_ede(&m, true, "blocklist");
+        let m = decode(&client::tcp(listen, &Q::new(name, A).bytes()).await);
+        assert_eq!(rcode(&m), rc::NXDOMAIN, "{name} over TCP");
+    }
+    for name in ["notdoubleclick.net", "doubleclick.net.example"] {
+        let m = decode(&client::udp(listen, &Q::new(name, A).bytes()).await);
+        assert_eq!(rcode(&m), rc::NOERROR, "{name} is forwarded");
+    }
+    assert_eq!(up.count_name("doubleclick.net"), 0);
+    assert_eq!(up.count_name("notdoubleclick.net"), 1);
 }
 
 /// Kills the child if the test fails before it exits on its own.

@@ -187,3 +187,49 @@ async fn max_entries_bounds_the_cache() {
     assert!(entries <= 20, "{entries} entries for max_entries = 10");
     proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn popular_answer_is_prefetched_before_it_expires() {
+    let (up, proxy) = setup(|c| {
+        c.cache.prefetch = true;
+        c.cache.min_ttl = 0;
+        c.upstream.health_interval = None;
+    })
+    .await;
+    up.on("hot.example", Reply::a(2, [192, 0, 2, 11]));
+    let q = Q::new("hot.example", A).bytes();
+    assert_eq!(
+        rcode(&decode(&client::udp(proxy.addr, &q).await)),
+        rc::NOERROR
+    );
+    // The answer was stored at about this moment; it expires 2 s later.
+    let stored = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Hits into the last tenth of its life (from 1.8 s), until the refresh goes out.
+    let mut hits = 0;
+    while up.count_name("hot.example") < 2 && stored.elapsed() < Duration::from_millis(2000) {
+        assert_eq!(
+            rcode(&decode(&client::udp(proxy.addr, &q).await)),
+            rc::NOERROR
+        );
+        hits += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refreshed_at = stored.elapsed();
+    assert_eq!(
+        up.count_name("hot.example"),
+        2,
+        "no prefetch before expiry ({hits} hits, {refreshed_at:?})"
+    );
+    assert!(hits >= 2);
+    tokio::time::sleep(Duration::from_millis(2300).saturating_sub(stored.elapsed())).await;
+    // Past the original expiry: the refreshed entry answers.
+    let late = decode(&client::udp(proxy.addr, &q).await);
+    assert_eq!(rcode(&late), rc::NOERROR);
+    assert!(max_ttl(&late) >= 1, "TTL {}", max_ttl(&late));
+    assert_eq!(up.count_name("hot.example"), 2, "the late query was a hit");
+    let metrics = proxy.running().pipeline.metrics();
+    assert_eq!(metrics.cache_misses.get(), 1);
+    assert_eq!(metrics.cache_prefetches.get(), 1);
+    proxy.stop().await;
+}

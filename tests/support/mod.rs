@@ -1,6 +1,7 @@
 //! Test support: a scriptable fake upstream, a byte-exact DNS client, the proxy harness.
 
 pub mod client;
+pub mod plugins;
 pub mod proxy;
 pub mod upstream;
 

@@ -148,10 +148,15 @@ struct State {
     by_name: Mutex<HashMap<String, Reply>>,
     default: Mutex<Option<Reply>>,
     seen: Mutex<Vec<Seen>>,
+    /// Records queries but answers none (a dead or unreachable upstream).
+    silent: std::sync::atomic::AtomicBool,
 }
 
 impl State {
     fn reply_for(&self, qname: &str) -> Reply {
+        if self.silent.load(std::sync::atomic::Ordering::Relaxed) {
+            return Reply::a(0, [0, 0, 0, 0]).mode(Mode::Drop);
+        }
         let key = qname.to_ascii_lowercase();
         if let Some(r) = self.by_name.lock().unwrap().get(&key) {
             return r.clone();
@@ -199,6 +204,14 @@ impl FakeUpstream {
         *self.state.default.lock().unwrap() = Some(reply);
     }
 
+    /// Silences the upstream (it keeps recording queries but answers none), or
+    /// brings it back.
+    pub fn silence(&self, on: bool) {
+        self.state
+            .silent
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
     }
@@ -231,6 +244,8 @@ impl Drop for FakeUpstream {
 async fn bind_pair() -> (UdpSocket, TcpListener) {
     for _ in 0..50 {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // Bursts of thousands of queries must not overflow the default buffer.
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(8 << 20);
         let addr = udp.local_addr().unwrap();
         if let Ok(tcp) = TcpListener::bind(addr).await {
             return (udp, tcp);

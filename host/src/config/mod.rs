@@ -4,6 +4,7 @@
 //! (durations, socket addresses, networks); errors name the file and the key.
 
 mod locate;
+mod overrides;
 mod plugin;
 mod raw;
 mod validate;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use overrides::Overrides;
 pub use validate::{ConfigError, BUILTIN};
 pub use values::{
     parse_duration, parse_listen_addr, parse_network, parse_size, parse_upstream_addr,
@@ -34,6 +36,8 @@ pub struct Config {
     pub acl: AclConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub reload: ReloadConfig,
+    pub plugin_cache: PluginCacheConfig,
     pub plugins: Vec<PluginConfig>,
 }
 
@@ -52,6 +56,9 @@ pub struct ServerConfig {
     pub tcp_max_pipelined: usize,
     /// Cache misses in flight at once; beyond it clients get a fast SERVFAIL.
     pub max_inflight: usize,
+    /// RCODE of the fast answer to shed load (2 SERVFAIL or 5 REFUSED): past
+    /// `max_inflight`, or when every upstream is at its own in-flight limit.
+    pub shed_rcode: u16,
     /// Upper bound on draining in-flight queries at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -68,6 +75,34 @@ pub struct UpstreamConfig {
     pub udp_sockets: usize,
     /// EDNS payload size we advertise upstream.
     pub edns_payload: u16,
+    /// Servers from `servers` spoken to over TCP only (written `tcp://ip:port`).
+    pub tcp_only: Vec<SocketAddr>,
+    pub strategy: Strategy,
+    /// Queries outstanding at once on one upstream; beyond it the upstream is skipped,
+    /// and when all are full the query is shed.
+    pub max_inflight: usize,
+    /// Reused, pipelined TCP connections per upstream (TC fallback and TCP-only servers).
+    pub tcp_connections: usize,
+    /// First pause before going round the upstreams again; doubles, with jitter.
+    pub retry_backoff: Duration,
+    /// Consecutive failures (timeouts, errors) that open an upstream's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps client traffic away before a probe may close it.
+    pub cooldown: Duration,
+    /// Active health probes to every upstream; `None` = off.
+    pub health_interval: Option<Duration>,
+    /// The name probed (type NS), e.g. `.`.
+    pub health_name: String,
+}
+
+/// How the upstream tried first is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Lowest smoothed RTT, timeouts penalised, idle upstreams decaying back.
+    Srtt,
+    RoundRobin,
+    /// In configured order: the first healthy one.
+    Failover,
 }
 
 /// Response cache (`[cache]`).
@@ -79,6 +114,13 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Cap on negative (NXDOMAIN/NODATA) lifetimes, RFC 2308 §5.
     pub negative_max_ttl: u32,
+    /// How long past expiry an answer may still be served when upstreams fail
+    /// (RFC 8767); zero = off.
+    pub serve_stale: Duration,
+    /// TTL written into stale answers (RFC 8767 §5: 30 s).
+    pub stale_ttl: u32,
+    /// Refresh popular entries in the last tenth of their lifetime.
+    pub prefetch: bool,
 }
 
 /// Who may query (`[acl]`).
@@ -108,6 +150,23 @@ pub struct LogConfig {
     pub level: String,
     /// Security events (malformed packets, ACL refusals) logged per second at most.
     pub security_rate: u32,
+}
+
+/// Reload triggers (`[reload]`); SIGHUP and `POST /reload` always work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReloadConfig {
+    /// Poll the config file, the plugin components and the files their configs
+    /// name (every second) and reload when one changes (debounced).
+    pub watch: bool,
+}
+
+/// Precompiled plugin code on disk (`[plugin_cache]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginCacheConfig {
+    pub enabled: bool,
+    /// `None`: the default location, `$XDG_CACHE_HOME/wasmdns/precompiled` or
+    /// `$HOME/.cache/wasmdns/precompiled` (no cache when neither is set).
+    pub dir: Option<PathBuf>,
 }
 
 /// What the host answers when a plugin traps, times out or breaks its limits.

@@ -70,6 +70,8 @@ pub struct RawConfig {
     pub acl: RawAcl,
     pub admin: RawAdmin,
     pub log: RawLog,
+    pub reload: RawReload,
+    pub plugin_cache: RawPluginCache,
     pub plugin: Vec<RawPlugin>,
 }
 
@@ -83,7 +85,23 @@ pub struct RawServer {
     pub tcp_max_connections: i64,
     pub tcp_max_pipelined: i64,
     pub max_inflight: i64,
+    pub shed_rcode: RawShedRcode,
     pub shutdown_grace: DurationText,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawShedRcode {
+    Servfail,
+    Refused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawStrategy {
+    Srtt,
+    RoundRobin,
+    Failover,
 }
 
 impl Default for RawServer {
@@ -99,6 +117,7 @@ impl Default for RawServer {
             tcp_max_connections: 1024,
             tcp_max_pipelined: 64,
             max_inflight: 4096,
+            shed_rcode: RawShedRcode::Servfail,
             shutdown_grace: DurationText::from("5s"),
         }
     }
@@ -112,6 +131,14 @@ pub struct RawUpstream {
     pub deadline: DurationText,
     pub udp_sockets: i64,
     pub edns_payload: i64,
+    pub strategy: RawStrategy,
+    pub max_inflight: i64,
+    pub tcp_connections: i64,
+    pub retry_backoff: DurationText,
+    pub failure_threshold: i64,
+    pub cooldown: DurationText,
+    pub health_interval: DurationText,
+    pub health_name: String,
 }
 
 impl Default for RawUpstream {
@@ -122,6 +149,14 @@ impl Default for RawUpstream {
             deadline: DurationText::from("2s"),
             udp_sockets: 4,
             edns_payload: 1232,
+            strategy: RawStrategy::Srtt,
+            max_inflight: 4096,
+            tcp_connections: 2,
+            retry_backoff: DurationText::from("10ms"),
+            failure_threshold: 5,
+            cooldown: DurationText::from("1s"),
+            health_interval: DurationText::from("5s"),
+            health_name: ".".to_owned(),
         }
     }
 }
@@ -133,6 +168,9 @@ pub struct RawCache {
     pub min_ttl: i64,
     pub max_ttl: i64,
     pub negative_max_ttl: i64,
+    pub serve_stale: DurationText,
+    pub stale_ttl: i64,
+    pub prefetch: bool,
 }
 
 impl Default for RawCache {
@@ -142,6 +180,9 @@ impl Default for RawCache {
             min_ttl: 0,
             max_ttl: 86_400,
             negative_max_ttl: 3_600,
+            serve_stale: DurationText::from("1d"),
+            stale_ttl: 30,
+            prefetch: true,
         }
     }
 }
@@ -208,6 +249,29 @@ impl Default for RawLog {
             format: RawLogFormat::Text,
             level: "info".to_owned(),
             security_rate: 10,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReload {
+    pub watch: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPluginCache {
+    pub enabled: bool,
+    /// Empty: the default location (see `plugin::default_precompiled_dir`).
+    pub dir: String,
+}
+
+impl Default for RawPluginCache {
+    fn default() -> RawPluginCache {
+        RawPluginCache {
+            enabled: true,
+            dir: String::new(),
         }
     }
 }

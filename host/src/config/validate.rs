@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    AddrText, DurationText, RawAcl, RawAdmin, RawCache, RawConfig, RawLog, RawLogFormat, RawServer,
-    RawUpstream,
+    AddrText, DurationText, RawAcl, RawAdmin, RawCache, RawConfig, RawLog, RawLogFormat,
+    RawPluginCache, RawServer, RawShedRcode, RawStrategy, RawUpstream,
 };
 use super::{locate, values};
 use super::{
-    AclConfig, AdminConfig, CacheConfig, Config, LogConfig, LogFormat, ServerConfig, UpstreamConfig,
+    AclConfig, AdminConfig, CacheConfig, Config, LogConfig, LogFormat, PluginCacheConfig,
+    ReloadConfig, ServerConfig, Strategy, UpstreamConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,10 @@ impl Validator {
         let acl = self.acl(raw.acl)?;
         let admin = self.admin(raw.admin, &server.listen)?;
         let log = self.log(raw.log)?;
+        let reload = ReloadConfig {
+            watch: raw.reload.watch,
+        };
+        let plugin_cache = self.plugin_cache(raw.plugin_cache)?;
         let mut names = HashSet::new();
         let plugins = raw
             .plugin
@@ -106,7 +111,34 @@ impl Validator {
             acl,
             admin,
             log,
+            reload,
+            plugin_cache,
             plugins,
+        })
+    }
+
+    fn plugin_cache(&self, raw: RawPluginCache) -> Checked<PluginCacheConfig> {
+        let dir = raw.dir.trim();
+        if dir.is_empty() {
+            return Ok(PluginCacheConfig {
+                enabled: raw.enabled,
+                dir: None,
+            });
+        }
+        let path = PathBuf::from(dir);
+        let path = match &self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ if path.is_relative() => {
+                return Err(self.invalid(
+                    "plugin_cache.dir",
+                    format!("expected an absolute path (no config file to anchor {dir:?})"),
+                ))
+            }
+            _ => path,
+        };
+        Ok(PluginCacheConfig {
+            enabled: raw.enabled,
+            dir: Some(path),
         })
     }
 
@@ -136,6 +168,10 @@ impl Validator {
                 1..=65535,
             )?,
             max_inflight: self.int("server.max_inflight", raw.max_inflight, 1..=10_000_000)?,
+            shed_rcode: match raw.shed_rcode {
+                RawShedRcode::Servfail => 2,
+                RawShedRcode::Refused => 5,
+            },
             shutdown_grace: self.duration(
                 "server.shutdown_grace",
                 &raw.shutdown_grace,
@@ -145,11 +181,29 @@ impl Validator {
     }
 
     fn upstream(&self, raw: RawUpstream) -> Checked<UpstreamConfig> {
-        let servers = self.addr_list(
-            "upstream.servers",
-            &raw.servers,
-            values::parse_upstream_addr,
-        )?;
+        // `tcp://` marks a TCP-only server; `udp://` (UDP, TCP on TC) is the default.
+        let mut tcp = Vec::new();
+        let bare: Vec<AddrText> = raw
+            .servers
+            .iter()
+            .map(|t| {
+                let text = t.0.trim();
+                let (is_tcp, rest) =
+                    match (text.strip_prefix("tcp://"), text.strip_prefix("udp://")) {
+                        (Some(rest), _) => (true, rest),
+                        (None, Some(rest)) => (false, rest),
+                        (None, None) => (false, text),
+                    };
+                tcp.push(is_tcp);
+                AddrText(rest.to_owned())
+            })
+            .collect();
+        let servers = self.addr_list("upstream.servers", &bare, values::parse_upstream_addr)?;
+        let tcp_only = servers
+            .iter()
+            .zip(&tcp)
+            .filter_map(|(addr, &is_tcp)| is_tcp.then_some(*addr))
+            .collect();
         let attempt_timeout = self.duration(
             "upstream.attempt_timeout",
             &raw.attempt_timeout,
@@ -169,13 +223,65 @@ impl Validator {
                 ),
             ));
         }
+        let health_interval = self.duration(
+            "upstream.health_interval",
+            &raw.health_interval,
+            Duration::ZERO..=Duration::from_secs(3600),
+        )?;
         Ok(UpstreamConfig {
             servers,
             attempt_timeout,
             deadline,
             udp_sockets: self.int("upstream.udp_sockets", raw.udp_sockets, 1..=1024)?,
             edns_payload: self.int("upstream.edns_payload", raw.edns_payload, 512..=65535)?,
+            tcp_only,
+            strategy: match raw.strategy {
+                RawStrategy::Srtt => Strategy::Srtt,
+                RawStrategy::RoundRobin => Strategy::RoundRobin,
+                RawStrategy::Failover => Strategy::Failover,
+            },
+            max_inflight: self.int("upstream.max_inflight", raw.max_inflight, 1..=1_000_000)?,
+            tcp_connections: self.int("upstream.tcp_connections", raw.tcp_connections, 1..=64)?,
+            retry_backoff: self.duration(
+                "upstream.retry_backoff",
+                &raw.retry_backoff,
+                Duration::ZERO..=Duration::from_secs(5),
+            )?,
+            failure_threshold: self.int(
+                "upstream.failure_threshold",
+                raw.failure_threshold,
+                1..=10_000,
+            )?,
+            cooldown: self.duration(
+                "upstream.cooldown",
+                &raw.cooldown,
+                Duration::from_millis(1)..=Duration::from_secs(3600),
+            )?,
+            health_interval: (!health_interval.is_zero()).then_some(health_interval),
+            health_name: self.dns_name("upstream.health_name", raw.health_name)?,
         })
+    }
+
+    /// A domain name in presentation form: dot-separated labels of 1 to 63 bytes,
+    /// at most 253 characters (255 on the wire); letters, digits, `-` and `_`.
+    fn dns_name(&self, key: &str, name: String) -> Checked<String> {
+        let trimmed = name.strip_suffix('.').unwrap_or(&name);
+        let ok = name == "."
+            || (!trimmed.is_empty()
+                && trimmed.len() <= 253
+                && trimmed.split('.').all(|label| {
+                    (1..=63).contains(&label.len())
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                }));
+        if !ok {
+            return Err(self.invalid(
+                key,
+                format!("expected a domain name such as \".\" or \"example.com\", got {name:?}"),
+            ));
+        }
+        Ok(name)
     }
 
     fn cache(&self, raw: RawCache) -> Checked<CacheConfig> {
@@ -196,6 +302,13 @@ impl Validator {
                 raw.negative_max_ttl,
                 0..=MAX_TTL,
             )?,
+            serve_stale: self.duration(
+                "cache.serve_stale",
+                &raw.serve_stale,
+                Duration::ZERO..=Duration::from_secs(30 * 86_400),
+            )?,
+            stale_ttl: self.int("cache.stale_ttl", raw.stale_ttl, 1..=3600)?,
+            prefetch: raw.prefetch,
         })
     }
 

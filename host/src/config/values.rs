@@ -14,7 +14,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let expected = || {
         format!(
             "expected a duration such as \"2s\" or \"500ms\" \
-             (an integer and a unit: us, ms, s, m, h), got {text:?}"
+             (an integer and a unit: us, ms, s, m, h, d), got {text:?}"
         )
     };
     let (digits, unit) = split_number(text).ok_or_else(expected)?;
@@ -24,6 +24,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1_000_000,
         "m" => 60_000_000,
         "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
         _ => return Err(expected()),
     };
     digits
@@ -139,13 +140,14 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
     }
 
     #[test]
     fn durations_rejected() {
         for bad in [
-            "", "2", "s", "ms", "2 s", " 2s", "2s ", "-2s", "1.5s", "2S", "2sec", "2d", "+2s",
+            "", "2", "s", "ms", "2 s", " 2s", "2s ", "-2s", "1.5s", "2S", "2sec", "2w", "+2s",
         ] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("expected a duration"), "{bad:?}: {err}");

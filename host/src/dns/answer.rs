@@ -101,6 +101,32 @@ impl Answer {
         self.expires.saturating_duration_since(now)
     }
 
+    /// How long ago the answer expired at `now` (zero while it is fresh).
+    pub fn stale_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.expires)
+    }
+
+    /// Like [`Answer::write_response`], for serving the answer past its expiry
+    /// (RFC 8767 §4): every record's TTL is written as `stale_ttl`.
+    pub fn write_stale_response(
+        &self,
+        query: &Query,
+        packet: &[u8],
+        stale_ttl: u32,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) {
+        self.write_response(query, packet, self.stored_at, limit, out);
+        let ttl = stale_ttl.to_be_bytes();
+        for &at in self.ttl_offsets.iter() {
+            let at = usize::from(at);
+            // Beyond `out` when the response was truncated: nothing to patch.
+            if let Some(dst) = out.get_mut(at..at + 4) {
+                dst.copy_from_slice(&ttl);
+            }
+        }
+    }
+
     /// The stored question (header excluded), as the upstream spelled it.
     pub fn question(&self) -> &[u8] {
         self.wire

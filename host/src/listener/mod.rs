@@ -49,7 +49,7 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 impl Handler for Pipeline {
-    type Deferred = Miss;
+    type Deferred = Box<Miss>;
 
     #[inline]
     fn handle(
@@ -58,7 +58,7 @@ impl Handler for Pipeline {
         client: Client,
         received: Instant,
         out: &mut Vec<u8>,
-    ) -> Outcome<Miss> {
+    ) -> Outcome<Box<Miss>> {
         match Pipeline::handle(self, packet, client, received, out) {
             Step::Reply => Outcome::Reply,
             Step::Drop => Outcome::Drop,
@@ -66,7 +66,7 @@ impl Handler for Pipeline {
         }
     }
 
-    fn resolve(&self, miss: Miss, out: &mut Vec<u8>) -> impl Future<Output = ()> + Send {
+    fn resolve(&self, miss: Box<Miss>, out: &mut Vec<u8>) -> impl Future<Output = ()> + Send {
         Pipeline::resolve(self, miss, out)
     }
 }

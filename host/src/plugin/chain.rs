@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use super::engine::PluginEngine;
+use super::info::PluginInfo;
 use super::slot::PluginSlot;
 use super::types::{
     ChainQueryVerdict, ChainResponseVerdict, ClientInfo, PluginRecord, QueryAction, QuestionView,
@@ -26,6 +27,10 @@ pub struct PluginChain {
     all: Vec<Arc<PluginSlot>>,
     /// Keeps the epoch ticker running while the chain can be called.
     _engine: Option<Arc<PluginEngine>>,
+    /// Reload generation this chain was built for (0 = never built).
+    generation: u64,
+    /// Unix seconds when it was built.
+    loaded_at: u64,
 }
 
 impl PluginChain {
@@ -45,7 +50,33 @@ impl PluginChain {
                 .collect(),
             all,
             _engine: Some(engine),
+            generation: 0,
+            loaded_at: unix_now(),
         }
+    }
+
+    /// Marks the chain as generation `n` of the configuration (reload bookkeeping).
+    pub fn with_generation(mut self, n: u64) -> PluginChain {
+        self.generation = n;
+        self.loaded_at = unix_now();
+        self
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Unix seconds when the chain was built.
+    pub fn loaded_at(&self) -> u64 {
+        self.loaded_at
+    }
+
+    /// Every plugin, in config order, for the admin API.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.all
+            .iter()
+            .map(|s| s.info(self.generation, self.loaded_at))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -130,4 +161,10 @@ impl PluginChain {
             .find(|s| &*s.name == name)
             .map(|s| s.available())
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 
 use super::engine::PluginEngine;
 use super::instance::{Bindings, Instance};
+use super::precompiled::{Origin, PrecompiledCache};
 use super::sandbox;
 use super::state::HostState;
 use super::types::Hooks;
@@ -27,6 +29,10 @@ const POLICY_PREFIX: &str = "wasmdns:plugin/policy@";
 pub struct PluginFactory {
     pub name: Arc<str>,
     pub file: PathBuf,
+    /// SHA-256 of the component file as loaded.
+    pub sha256: [u8; 32],
+    /// Whether the code came from the precompiled cache.
+    pub origin: Origin,
     pub on_error: OnError,
     engine: Arc<PluginEngine>,
     pre: v0_1::PluginPre<HostState>,
@@ -36,12 +42,13 @@ pub struct PluginFactory {
 }
 
 impl PluginFactory {
-    /// Reads, compiles and links `cfg.path`; `config_dir` anchors `file` references
-    /// in the plugin config (see [`expand_files`]).
+    /// Reads, compiles (or maps from `precompiled`) and links `cfg.path`;
+    /// `config_dir` anchors `file` references in the plugin config (see [`expand_files`]).
     pub fn load(
         engine: &Arc<PluginEngine>,
         cfg: &PluginConfig,
         config_dir: &Path,
+        precompiled: Option<&PrecompiledCache>,
     ) -> Result<PluginFactory, PluginError> {
         let name = cfg.name.clone();
         let file = cfg.path.clone();
@@ -50,12 +57,16 @@ impl PluginFactory {
             file: file.clone(),
             source,
         })?;
-        let component =
-            Component::from_binary(engine.engine(), &bytes).map_err(|e| PluginError::Compile {
-                name: name.clone(),
-                file: file.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let compiled = match precompiled {
+            Some(cache) => cache.component(engine.engine(), &bytes, &sha256),
+            None => Component::from_binary(engine.engine(), &bytes).map(|c| (c, Origin::Compiled)),
+        };
+        let (component, origin) = compiled.map_err(|e| PluginError::Compile {
+            name: name.clone(),
+            file: file.clone(),
+            reason: format!("{e:#}"),
+        })?;
         let contract = |reason: String| PluginError::Contract {
             name: name.clone(),
             file: file.clone(),
@@ -75,9 +86,7 @@ impl PluginFactory {
         )
         .map_err(link)?;
         // Whatever else the component imports (sockets, ...) is denied: calling it traps.
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(link)?;
+        sandbox::deny_other_imports(&mut linker, engine.engine(), &component).map_err(link)?;
         let pre = linker.instantiate_pre(&component).map_err(link)?;
         let pre = v0_1::PluginPre::new(pre).map_err(|e| contract(format!("{e:#}")))?;
         let config_json =
@@ -89,6 +98,8 @@ impl PluginFactory {
         Ok(PluginFactory {
             name: name.into(),
             file,
+            sha256,
+            origin,
             on_error: cfg.on_error,
             engine: engine.clone(),
             pre,

@@ -13,15 +13,19 @@
 //! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
 //! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
 //! | `engine` | the shared wasmtime engine and its 1 ms epoch ticker |
+//! | `precompiled` | compiled code cached on disk, keyed by wasm hash + engine |
+//! | `info` | what the admin API reports per plugin |
 //! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
 
 mod chain;
 mod engine;
 mod error;
+mod info;
 mod instance;
 mod limiter;
 mod loader;
 mod pool;
+mod precompiled;
 mod registry;
 mod sandbox;
 mod slot;
@@ -32,8 +36,10 @@ pub mod v0_1;
 pub use chain::PluginChain;
 pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
+pub use info::PluginInfo;
 pub use loader::expand_files;
 pub use pool::default_pool_size;
+pub use precompiled::{default_dir as default_precompiled_dir, Origin, PrecompiledCache};
 pub use registry::ChainBuilder;
 pub use types::{
     BlockKind, ChainQueryVerdict, ChainResponseVerdict, ClientInfo, Hooks, PluginRData,
@@ -41,6 +47,6 @@ pub use types::{
 };
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -85,4 +85,8 @@ impl InstancePool {
     pub fn available(&self) -> usize {
         self.queue.len()
     }
+
+    pub fn factory(&self) -> &PluginFactory {
+        &self.factory
+    }
 }

@@ -9,6 +9,7 @@ use super::chain::PluginChain;
 use super::engine::PluginEngine;
 use super::loader::PluginFactory;
 use super::pool::{default_pool_size, InstancePool};
+use super::precompiled::PrecompiledCache;
 use super::slot::PluginSlot;
 use super::PluginError;
 use crate::config::PluginConfig;
@@ -19,6 +20,7 @@ pub struct ChainBuilder {
     engine: Arc<PluginEngine>,
     metrics: Arc<Metrics>,
     pool_size: usize,
+    precompiled: Option<Arc<PrecompiledCache>>,
 }
 
 impl ChainBuilder {
@@ -27,7 +29,14 @@ impl ChainBuilder {
             engine,
             metrics,
             pool_size: default_pool_size(),
+            precompiled: None,
         }
+    }
+
+    /// Takes compiled code from, and stores it in, `cache` (made for this engine).
+    pub fn precompiled(mut self, cache: Option<Arc<PrecompiledCache>>) -> ChainBuilder {
+        self.precompiled = cache;
+        self
     }
 
     /// Warm instances per plugin (at least 1).
@@ -61,7 +70,12 @@ impl ChainBuilder {
     }
 
     fn build_slot(&self, cfg: &PluginConfig, config_dir: &Path) -> Result<PluginSlot, PluginError> {
-        let factory = Arc::new(PluginFactory::load(&self.engine, cfg, config_dir)?);
+        let factory = Arc::new(PluginFactory::load(
+            &self.engine,
+            cfg,
+            config_dir,
+            self.precompiled.as_deref(),
+        )?);
         let (first, hooks) = factory.instantiate()?;
         let gauge = self
             .metrics

@@ -8,9 +8,11 @@
 //! [`SyncIo`] instead: the streams a plugin can reach never block, so "blocking"
 //! writes complete at once, and waiting on a pollable (a sleep) traps, since a
 //! plugin has a deadline of milliseconds anyway. Sockets are not linked at all:
-//! their imports trap when called.
+//! their imports trap when called ([`deny_other_imports`]).
 
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasData, Linker, Resource, ResourceTable};
+use wasmtime::Engine;
 use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::p2::{bindings::io::error as io_error, StreamError};
@@ -61,6 +63,84 @@ pub fn add_wasi<T: Sandboxed>(l: &mut Linker<T>) -> wasmtime::Result<()> {
     poll::add_to_linker::<T, HasSyncIo>(l, |t| SyncIo(t.table()))?;
     streams::add_to_linker::<T, HasSyncIo>(l, |t| SyncIo(t.table()))?;
     Ok(())
+}
+
+/// The interfaces [`add_wasi`] links (any 0.2.x version matches them), plus the
+/// plugin contract's own packages.
+const GRANTED: &[&str] = &[
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/exit",
+    "wasi:cli/environment",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+];
+const CONTRACT_PACKAGE: &str = "wasmdns:plugin/";
+
+/// Links every other interface the component imports (sockets, http, ...) to
+/// functions that trap when called, so a plugin built with them still loads.
+///
+/// Not `Linker::define_unknown_imports_as_traps`: it stubs an import under its
+/// exact name when only a semver-compatible version is linked (a component built
+/// against `wasi:random/insecure-seed@0.2.6` vs the host's `@0.2.12`), and the
+/// exact-name stub then wins over the real implementation, so every standard
+/// library `HashMap` trapped in `init`.
+pub fn deny_other_imports<T: 'static>(
+    l: &mut Linker<T>,
+    engine: &Engine,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    for (name, import) in component.component_type().imports(engine) {
+        let interface = name.split_once('@').map_or(name, |(base, _)| base);
+        if GRANTED.contains(&interface) || interface.starts_with(CONTRACT_PACKAGE) {
+            continue;
+        }
+        match import.ty {
+            ComponentItem::ComponentInstance(instance) => {
+                let mut linked = l.instance(name)?;
+                for (item, ty) in instance.exports(engine) {
+                    match ty.ty {
+                        ComponentItem::ComponentFunc(_) => {
+                            let what = format!("{name}#{item}");
+                            linked.func_new(item, move |_, _, _, _| Err(denied(&what)))?;
+                        }
+                        ComponentItem::Resource(_) => {
+                            let ty = wasmtime::component::ResourceType::host::<()>();
+                            linked.resource(item, ty, |_, _| Ok(()))?;
+                        }
+                        // Types need no definition; anything else fails to link
+                        // with wasmtime's own error naming it.
+                        _ => {}
+                    }
+                }
+            }
+            ComponentItem::ComponentFunc(_) => {
+                let what = name.to_string();
+                l.root()
+                    .func_new(name, move |_, _, _, _| Err(denied(&what)))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn denied(what: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("import {what} is not granted to plugins"))
 }
 
 struct HasIoTable;

@@ -7,7 +7,9 @@ use std::time::Instant;
 use prometheus::{Histogram, IntCounter};
 
 use super::error::CallFailure;
+use super::info::PluginInfo;
 use super::pool::InstancePool;
+use super::precompiled::{hex, Origin};
 use super::types::{ClientInfo, Hooks, PluginRecord, QueryAction, QuestionView, ResponseAction};
 use crate::config::OnError;
 use crate::metrics::Metrics;
@@ -136,5 +138,47 @@ impl PluginSlot {
     /// Warm instances ready right now (for tests and the admin API).
     pub fn available(&self) -> usize {
         self.pool.available()
+    }
+
+    /// Identity and counters for the admin API; `generation` and `loaded_at`
+    /// belong to the chain.
+    pub fn info(&self, generation: u64, loaded_at: u64) -> PluginInfo {
+        let factory = self.pool.factory();
+        let mut hooks = Vec::new();
+        if self.hooks.on_query {
+            hooks.push("on_query");
+        }
+        if self.hooks.on_response {
+            hooks.push("on_response");
+        }
+        PluginInfo {
+            name: self.name.to_string(),
+            file: factory.file.display().to_string(),
+            sha256: hex(&factory.sha256),
+            generation,
+            loaded_at,
+            hooks,
+            on_error: match self.on_error {
+                OnError::Pass => "pass",
+                OnError::Servfail => "servfail",
+            },
+            precompiled: factory.origin == Origin::Cached,
+            instances: self.available(),
+            calls: [
+                ("on_query", self.query_calls.get()),
+                ("on_response", self.response_calls.get()),
+            ]
+            .into(),
+            verdicts: VERDICTS
+                .iter()
+                .zip(&self.verdicts)
+                .map(|(v, c)| (*v, c.get()))
+                .collect(),
+            failures: FAILURES
+                .iter()
+                .zip(&self.failures)
+                .map(|(f, c)| (f.as_str(), c.get()))
+                .collect(),
+        }
     }
 }

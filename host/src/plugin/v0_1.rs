@@ -17,9 +17,9 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
+pub use self::wasmdns::plugin::host::LogLevel;
+use self::wasmdns::plugin::types as wit;
 pub use exports::wasmdns::plugin::policy;
-pub use wasmdns::plugin::host::LogLevel;
-use wasmdns::plugin::types as wit;
 
 /// Export name of the policy interface in this version.
 pub const POLICY_EXPORT: &str = "wasmdns:plugin/policy@0.1.0";

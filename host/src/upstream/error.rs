@@ -13,6 +13,12 @@ pub enum UpstreamError {
         #[source]
         source: io::Error,
     },
+    /// Every upstream's circuit is open: failing fast beats waiting out the deadline.
+    #[error("every upstream is down")]
+    Unavailable,
+    /// Every upstream available is at its in-flight limit: the query is shed.
+    #[error("every upstream is at its in-flight limit")]
+    Overloaded,
     #[error("no upstream configured")]
     NoUpstream,
     /// The caller handed over something that is not a DNS query (a bug, never network input).

@@ -10,28 +10,33 @@ use tokio::time::timeout_at;
 
 use super::error::{AttemptError, UpstreamError};
 use super::pending::{Delivery, Outcome, Registration};
-use super::server::Upstream;
+use super::server::{InflightGuard, Upstream};
+use super::tcp::CLOSED;
 use super::wire::{self, Outgoing};
 use crate::metrics::Proto;
 
-/// Wait before going round again after every upstream refused: a burst of ICMP errors
-/// must not turn into a busy loop. Exponential backoff with jitter is issue 5.
-const RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// Floor on the pause between rounds, so a zero backoff cannot turn a burst of ICMP
+/// errors into a busy loop.
+const MIN_PAUSE: Duration = Duration::from_millis(1);
+/// Most doublings of the backoff.
+const MAX_DOUBLINGS: u32 = 6;
 
 struct Attempt<'p> {
     upstream: &'p Upstream,
     started: Instant,
     /// Held until the attempt is answered or the exchange ends; `None` once done.
     _id: Option<Registration<'p>>,
+    _load: InflightGuard<'p>,
 }
 
 pub(crate) struct Exchange<'p> {
-    /// In the order to try them; the strategy (issue 5) decides it.
-    upstreams: &'p [Upstream],
-    first: usize,
+    /// In the order to try them, as the strategy chose; not empty.
+    upstreams: Vec<&'p Upstream>,
     query: Outgoing,
     deadline: Instant,
     attempt_timeout: Duration,
+    /// First pause between rounds; doubles each round, with jitter.
+    backoff: Duration,
     mailbox: UnboundedSender<Delivery>,
     inbox: UnboundedReceiver<Delivery>,
     attempts: Vec<Attempt<'p>>,
@@ -39,30 +44,33 @@ pub(crate) struct Exchange<'p> {
     current: Option<usize>,
     next_send: Instant,
     failures: usize,
+    /// A TCP connection already closed under this query once and it was sent again.
+    resent: bool,
 }
 
 impl<'p> Exchange<'p> {
-    /// `upstreams` must not be empty; `first` is where the rotation starts.
+    /// `upstreams` (not empty) in the order to try them.
     pub(crate) fn new(
-        upstreams: &'p [Upstream],
-        first: usize,
+        upstreams: Vec<&'p Upstream>,
         query: Outgoing,
         deadline: Instant,
         attempt_timeout: Duration,
+        backoff: Duration,
     ) -> Exchange<'p> {
         let (mailbox, inbox) = mpsc::unbounded_channel();
         Exchange {
             upstreams,
-            first,
             query,
             deadline,
             attempt_timeout,
+            backoff,
             mailbox,
             inbox,
             attempts: Vec::new(),
             current: None,
             next_send: Instant::now(),
             failures: 0,
+            resent: false,
         }
     }
 
@@ -85,7 +93,8 @@ impl<'p> Exchange<'p> {
                 if let Some(answer) = self.deliver(delivery).await? {
                     // A late answer to an earlier attempt made the newest one moot.
                     if let Some(index) = self.current.take() {
-                        self.attempts[index].upstream.abandoned(Proto::Udp);
+                        let upstream = self.attempts[index].upstream;
+                        upstream.abandoned(upstream.proto());
                     }
                     return Ok(answer);
                 }
@@ -96,14 +105,20 @@ impl<'p> Exchange<'p> {
     /// The newest attempt ran out of time; it stays open for a late answer.
     fn expire_current(&mut self) {
         if let Some(index) = self.current.take() {
-            self.attempts[index].upstream.timed_out(Proto::Udp);
+            let upstream = self.attempts[index].upstream;
+            upstream.timed_out(upstream.proto());
         }
     }
 
     async fn send(&mut self, now: Instant) -> Result<(), UpstreamError> {
+        let upstream = self.pick(self.attempts.len());
+        self.send_to(upstream, now).await
+    }
+
+    async fn send_to(&mut self, upstream: &'p Upstream, now: Instant) -> Result<(), UpstreamError> {
         let index = self.attempts.len();
-        let upstream = &self.upstreams[self.first.wrapping_add(index) % self.upstreams.len()];
         let until = (now + self.attempt_timeout).min(self.deadline);
+        let load = upstream.hold();
         let sent = upstream
             .send(&mut self.query, index, &self.mailbox, until)
             .await;
@@ -111,18 +126,19 @@ impl<'p> Exchange<'p> {
             upstream,
             started: now,
             _id: None,
+            _load: load,
         };
         match sent {
             Ok(registration) => {
                 attempt._id = Some(registration);
                 self.attempts.push(attempt);
                 self.current = Some(index);
-                self.next_send = until;
+                self.next_send = until + self.round_pause(index);
                 Ok(())
             }
             Err(AttemptError::Timeout) => {
                 self.attempts.push(attempt);
-                self.next_send = Instant::now();
+                self.next_send = Instant::now() + self.round_pause(index);
                 Ok(())
             }
             Err(AttemptError::Failed { source, .. }) => {
@@ -142,13 +158,35 @@ impl<'p> Exchange<'p> {
                 source,
             });
         }
-        let now = Instant::now();
-        self.next_send = if self.attempts.len() >= self.upstreams.len() {
-            (now + RETRY_PAUSE).min(self.deadline)
-        } else {
-            now
-        };
+        let last = self.attempts.len().saturating_sub(1);
+        self.next_send = (Instant::now() + self.round_pause(last)).min(self.deadline);
         Ok(())
+    }
+
+    /// The upstream for attempt `index`: the next in order that still takes traffic
+    /// (a circuit may have opened during this exchange), else simply the next.
+    fn pick(&self, index: usize) -> &'p Upstream {
+        let n = self.upstreams.len();
+        (0..n)
+            .map(|k| self.upstreams[(index + k) % n])
+            .find(|u| u.available())
+            .unwrap_or(self.upstreams[index % n])
+    }
+
+    /// Zero within a round; after attempt `index` ends a round over every upstream,
+    /// the backoff for that round: `backoff * 2^(round-1)`, times a random factor in
+    /// [0.5, 1.5) so that clients retrying together spread out.
+    fn round_pause(&self, index: usize) -> Duration {
+        let n = self.upstreams.len();
+        if !(index + 1).is_multiple_of(n) {
+            return Duration::ZERO;
+        }
+        let round = u32::try_from((index + 1) / n).unwrap_or(u32::MAX);
+        let base = self
+            .backoff
+            .saturating_mul(1 << (round - 1).min(MAX_DOUBLINGS))
+            .max(MIN_PAUSE);
+        base.mul_f64(0.5 + rand::random::<f64>())
     }
 
     /// Acts on what the receive task delivered; `Some` is the answer to return.
@@ -167,15 +205,23 @@ impl<'p> Exchange<'p> {
             // An older attempt was already counted as timed out, and the current one
             // decides what happens next.
             Outcome::Failed(_) if !is_current => Ok(None),
+            // The connection closed before answering (often an idle close by the
+            // upstream racing our query): not the upstream failing, so once, again.
+            Outcome::Failed(CLOSED) if upstream.tcp_only() && !self.resent => {
+                self.resent = true;
+                upstream.abandoned(Proto::Tcp);
+                self.send_to(upstream, Instant::now()).await.map(|()| None)
+            }
             Outcome::Failed(kind) => {
-                upstream.failed(Proto::Udp, "io");
+                upstream.failed(upstream.proto(), "io");
                 self.fail(upstream, kind.into()).map(|()| None)
             }
             Outcome::Answer(answer) => {
                 if is_current {
-                    upstream.answered(Proto::Udp, started);
+                    upstream.answered(upstream.proto(), started);
                 }
-                if !wire::truncated(&answer) {
+                // TC over TCP cannot be bettered: relayed as it is.
+                if !wire::truncated(&answer) || upstream.tcp_only() {
                     return Ok(Some(upstream.counted(answer)));
                 }
                 match upstream.over_tcp(&mut self.query, self.deadline).await {

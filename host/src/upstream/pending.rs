@@ -64,6 +64,38 @@ impl PendingMap {
         attempt: usize,
         mailbox: &UnboundedSender<Delivery>,
     ) -> Option<Registration<'_>> {
+        let (id, ticket) = self.reserve(opcode, question, attempt, mailbox)?;
+        Some(Registration {
+            map: MapRef::Borrowed(self),
+            id,
+            ticket,
+        })
+    }
+
+    /// As [`register`](Self::register), for a map that may outlive its owner's borrow
+    /// (a TCP connection replaced while its queries still wait).
+    pub(crate) fn register_shared(
+        self: &Arc<Self>,
+        opcode: u8,
+        question: &Arc<[u8]>,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+    ) -> Option<Registration<'static>> {
+        let (id, ticket) = self.reserve(opcode, question, attempt, mailbox)?;
+        Some(Registration {
+            map: MapRef::Shared(Arc::clone(self)),
+            id,
+            ticket,
+        })
+    }
+
+    fn reserve(
+        &self,
+        opcode: u8,
+        question: &Arc<[u8]>,
+        attempt: usize,
+        mailbox: &UnboundedSender<Delivery>,
+    ) -> Option<(u16, u64)> {
         let mut inner = self.lock();
         if inner.waiters.len() >= MAX_PENDING {
             return None;
@@ -84,12 +116,15 @@ impl PendingMap {
             mailbox: mailbox.clone(),
         };
         inner.waiters.insert(id, waiter);
-        drop(inner);
-        Some(Registration {
-            map: self,
-            id,
-            ticket,
-        })
+        Some((id, ticket))
+    }
+
+    /// Frees `id` if it is still held by the registration with `ticket`.
+    fn release(&self, id: u16, ticket: u64) {
+        let mut inner = self.lock();
+        if inner.waiters.get(&id).is_some_and(|w| w.ticket == ticket) {
+            inner.waiters.remove(&id);
+        }
     }
 
     /// Hands `response` to the waiter of its ID if it answers that query; otherwise
@@ -139,9 +174,16 @@ impl PendingMap {
     }
 }
 
+/// The map a registration lives in: borrowed from a socket the pool owns, or shared
+/// with a TCP connection that may be replaced.
+enum MapRef<'a> {
+    Borrowed(&'a PendingMap),
+    Shared(Arc<PendingMap>),
+}
+
 /// A reserved ID; dropping it (exchange over or cancelled) frees the ID.
 pub(crate) struct Registration<'a> {
-    map: &'a PendingMap,
+    map: MapRef<'a>,
     id: u16,
     ticket: u64,
 }
@@ -154,14 +196,11 @@ impl Registration<'_> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        let mut inner = self.map.lock();
-        if inner
-            .waiters
-            .get(&self.id)
-            .is_some_and(|w| w.ticket == self.ticket)
-        {
-            inner.waiters.remove(&self.id);
-        }
+        let map = match &self.map {
+            MapRef::Borrowed(map) => map,
+            MapRef::Shared(map) => &**map,
+        };
+        map.release(self.id, self.ticket);
     }
 }
 

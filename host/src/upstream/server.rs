@@ -1,18 +1,20 @@
-//! One upstream server: its pooled UDP sockets, sending an attempt, the TCP retry of a
-//! truncated answer, and its metrics. Health and SRTT (issue 5) belong here.
+//! One upstream server: its pooled UDP sockets and TCP connections, sending an attempt
+//! (over TCP only for `tcp://` servers), the TCP retry of a truncated answer, its
+//! health (SRTT, circuit) and its metrics.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::timeout_at;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{AttemptError, UpstreamError};
+use super::health::{Health, Transition};
 use super::pending::{Delivery, Registration};
-use super::tcp;
+use super::tcp_pool::TcpPool;
 use super::udp::UdpChannel;
 use super::wire::{self, Outgoing};
 use crate::metrics::{Metrics, Proto};
@@ -24,22 +26,52 @@ pub(crate) struct Upstream {
     addr: SocketAddr,
     /// `ip:port`, the metrics label, formatted once.
     label: Arc<str>,
+    /// Empty for a TCP-only upstream.
     sockets: Box<[Arc<UdpChannel>]>,
     next_socket: AtomicUsize,
+    tcp: TcpPool,
+    tcp_only: bool,
     metrics: Arc<Metrics>,
+    pub(crate) health: Health,
+    /// Attempts holding an ID here (late answers included), against `max_inflight`.
+    inflight: AtomicUsize,
+    max_inflight: usize,
+}
+
+/// One unit of an upstream's in-flight budget, returned on drop.
+pub(crate) struct InflightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Limits and circuit settings every upstream shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) sockets: usize,
+    pub(crate) max_inflight: usize,
+    pub(crate) failure_threshold: u32,
+    pub(crate) cooldown: Duration,
+    pub(crate) tcp_connections: usize,
+    /// Our own idle close of an upstream TCP connection, ahead of the upstream's.
+    pub(crate) tcp_idle: Duration,
 }
 
 impl Upstream {
-    /// Opens `sockets` UDP sockets to `addr` (at least one); their receive tasks end
-    /// with `shutdown`.
+    /// Opens `sockets` UDP sockets to `addr` (at least one; none when `tcp_only`);
+    /// their receive tasks and the TCP connections end with `shutdown`.
     pub(crate) fn open(
         addr: SocketAddr,
-        sockets: usize,
+        tcp_only: bool,
+        limits: Limits,
         metrics: &Arc<Metrics>,
         shutdown: &CancellationToken,
     ) -> Result<Upstream, UpstreamError> {
         let label: Arc<str> = Arc::from(addr.to_string());
-        let sockets = (0..sockets.max(1))
+        let udp_sockets = if tcp_only { 0 } else { limits.sockets.max(1) };
+        let sockets = (0..udp_sockets)
             .map(|_| {
                 UdpChannel::open(
                     addr,
@@ -53,21 +85,85 @@ impl Upstream {
                 upstream: addr,
                 source,
             })?;
-        Ok(Upstream {
+        let tcp = TcpPool::new(
+            addr,
+            limits.tcp_connections,
+            limits.tcp_idle,
+            Arc::clone(&label),
+            Arc::clone(metrics),
+            shutdown.clone(),
+        );
+        let upstream = Upstream {
             addr,
             label,
             sockets,
             next_socket: AtomicUsize::new(0),
+            tcp,
+            tcp_only,
             metrics: Arc::clone(metrics),
-        })
+            health: Health::new(limits.failure_threshold, limits.cooldown),
+            inflight: AtomicUsize::new(0),
+            max_inflight: limits.max_inflight.max(1),
+        };
+        upstream.publish_health();
+        Ok(upstream)
+    }
+
+    /// Whether client queries may be sent here now: circuit closed and room left.
+    pub(crate) fn available(&self) -> bool {
+        self.has_room() && self.health.is_up()
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.inflight.load(Ordering::Relaxed) < self.max_inflight
+    }
+
+    /// Takes one unit of the in-flight budget (checked by the caller beforehand, so
+    /// concurrent queries may overshoot by a few, never without bound).
+    pub(crate) fn hold(&self) -> InflightGuard<'_> {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        InflightGuard(&self.inflight)
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn publish_health(&self) {
+        let srtt = Duration::from_secs_f64(self.health.srtt());
+        self.metrics
+            .set_upstream_health(&self.label, self.health.is_up(), srtt);
+    }
+
+    fn transition(&self, t: Transition) {
+        match t {
+            Transition::None => {}
+            Transition::Opened => {
+                self.metrics.record_circuit_open(&self.label);
+                tracing::warn!(upstream = %self.label, "upstream marked down after consecutive failures");
+            }
+            Transition::Closed => {
+                tracing::info!(upstream = %self.label, "upstream answering again, marked up");
+            }
+        }
+        self.publish_health();
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Sends `query` over UDP as `attempt`, the outcome going to `mailbox`. Gives up
-    /// at `until` if the socket will not take the datagram.
+    /// What an attempt here goes over.
+    pub(crate) fn proto(&self) -> Proto {
+        if self.tcp_only {
+            Proto::Tcp
+        } else {
+            Proto::Udp
+        }
+    }
+
+    /// Sends `query` as `attempt` (over UDP, or TCP for a TCP-only upstream), the
+    /// outcome going to `mailbox`. Gives up at `until` if it cannot be sent by then.
     pub(crate) async fn send(
         &self,
         query: &mut Outgoing,
@@ -75,15 +171,20 @@ impl Upstream {
         mailbox: &UnboundedSender<Delivery>,
         until: Instant,
     ) -> Result<Registration<'_>, AttemptError> {
-        let socket = self.pick_socket();
-        match timeout_at(until.into(), socket.send(query, attempt, mailbox)).await {
+        let sent = if self.tcp_only {
+            timeout_at(until.into(), self.tcp.send(query, attempt, mailbox)).await
+        } else {
+            let socket = self.pick_socket();
+            timeout_at(until.into(), socket.send(query, attempt, mailbox)).await
+        };
+        match sent {
             Ok(Ok(registration)) => Ok(registration),
             Ok(Err(e)) => {
-                self.failed(Proto::Udp, e.kind());
+                self.failed(self.proto(), e.kind());
                 Err(e)
             }
             Err(_) => {
-                self.timed_out(Proto::Udp);
+                self.timed_out(self.proto());
                 Err(AttemptError::Timeout)
             }
         }
@@ -97,7 +198,7 @@ impl Upstream {
     ) -> Result<Vec<u8>, AttemptError> {
         self.metrics.record_upstream_error(&self.label, "truncated");
         let started = Instant::now();
-        match timeout_at(deadline.into(), tcp::exchange(self.addr, query)).await {
+        match timeout_at(deadline.into(), self.tcp.exchange(query)).await {
             Ok(Ok(answer)) => {
                 self.answered(Proto::Tcp, started);
                 Ok(self.counted(answer))
@@ -113,9 +214,13 @@ impl Upstream {
         }
     }
 
-    /// Queries waiting on this upstream's UDP sockets.
+    /// Queries waiting on this upstream's sockets and connections.
     pub(crate) fn pending(&self) -> usize {
-        self.sockets.iter().map(|s| s.pending()).sum()
+        self.sockets.iter().map(|s| s.pending()).sum::<usize>() + self.tcp.pending()
+    }
+
+    pub(crate) fn tcp_only(&self) -> bool {
+        self.tcp_only
     }
 
     /// Round-robin: spreads load over the sockets, so over their source ports.
@@ -126,13 +231,17 @@ impl Upstream {
 
     /// Each request is counted once, by whichever of these three ends it.
     pub(crate) fn answered(&self, proto: Proto, started: Instant) {
-        self.metrics
-            .record_upstream(&self.label, proto, Some(started.elapsed()));
+        let now = Instant::now();
+        let rtt = now.saturating_duration_since(started);
+        self.metrics.record_upstream(&self.label, proto, Some(rtt));
+        self.transition(self.health.success(rtt, now));
     }
 
     pub(crate) fn failed(&self, proto: Proto, kind: &'static str) {
         self.metrics.record_upstream(&self.label, proto, None);
         self.metrics.record_upstream_error(&self.label, kind);
+        let timeout = kind == "timeout";
+        self.transition(self.health.failure(timeout, Instant::now()));
     }
 
     /// Sent, but the exchange ended before it could be answered or time out.

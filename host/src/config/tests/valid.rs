@@ -41,9 +41,17 @@ fn defaults_are_the_documented_ones() {
             max_entries: 100_000,
             min_ttl: 0,
             max_ttl: 86_400,
-            negative_max_ttl: 3_600
+            negative_max_ttl: 3_600,
+            serve_stale: Duration::from_secs(86_400),
+            stale_ttl: 30,
+            prefetch: true,
         }
     );
+    assert_eq!(c.upstream.strategy, crate::config::Strategy::Srtt);
+    assert_eq!(c.upstream.health_interval, Some(Duration::from_secs(5)));
+    assert_eq!(c.upstream.failure_threshold, 5);
+    assert!(c.upstream.tcp_only.is_empty());
+    assert_eq!(c.server.shed_rcode, 2);
     assert_eq!(c.acl.allow.len(), 8);
     assert!(!c.acl.allow.contains(&"0.0.0.0/0".parse().unwrap()));
     assert!(c.acl.allow.contains(&"192.168.0.0/16".parse().unwrap()));
@@ -208,7 +216,16 @@ fn reference_config_shows_every_key() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/wasmdns.toml");
     let text = std::fs::read_to_string(path).unwrap();
     let doc: toml::Table = text.parse().unwrap();
-    for section in ["server", "upstream", "cache", "acl", "admin", "log"] {
+    for section in [
+        "server",
+        "upstream",
+        "cache",
+        "acl",
+        "admin",
+        "log",
+        "reload",
+        "plugin_cache",
+    ] {
         let table = doc[section].as_table().unwrap();
         let keys = accepted_keys(section);
         assert!(!keys.is_empty(), "{section}");
@@ -229,4 +246,73 @@ fn reference_config_shows_every_key() {
             "wasmdns.toml lacks plugin.{key}"
         );
     }
+}
+
+#[test]
+fn upstream_resilience_keys() {
+    let c = Config::parse(
+        r#"
+        [server]
+        shed_rcode = "refused"
+        [upstream]
+        servers = ["udp://127.0.0.1:5300", "tcp://[::1]:53", "10.0.0.1"]
+        strategy = "round-robin"
+        health_interval = "0s"
+        health_name = "example.com."
+        [cache]
+        serve_stale = "0s"
+        "#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.server.shed_rcode, 5);
+    assert_eq!(c.upstream.servers.len(), 3);
+    assert_eq!(c.upstream.tcp_only, vec!["[::1]:53".parse().unwrap()]);
+    assert_eq!(c.upstream.strategy, crate::config::Strategy::RoundRobin);
+    assert_eq!(c.upstream.health_interval, None);
+    assert_eq!(c.cache.serve_stale, Duration::ZERO);
+    for bad in ["\"a..b\"", "\"\"", "\"a b\""] {
+        let text = format!("[upstream]\nhealth_name = {bad}\n");
+        let err = Config::parse(&text, None).unwrap_err().to_string();
+        assert!(err.contains("upstream.health_name"), "{err}");
+    }
+    let err = Config::parse("[upstream]\nstrategy = \"fastest\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("upstream.strategy"), "{err}");
+}
+
+#[test]
+fn reload_and_plugin_cache_keys() {
+    let c = Config::parse(
+        "[reload]\nwatch = true\n[plugin_cache]\nenabled = false\ndir = \"/var/cache/w\"\n",
+        None,
+    )
+    .unwrap();
+    assert!(c.reload.watch);
+    assert!(!c.plugin_cache.enabled);
+    assert_eq!(
+        c.plugin_cache.dir.as_deref(),
+        Some(Path::new("/var/cache/w"))
+    );
+    let d = Config::defaults();
+    assert!(!d.reload.watch && d.plugin_cache.enabled && d.plugin_cache.dir.is_none());
+    // Relative directories need a file to be relative to.
+    let err = Config::parse("[plugin_cache]\ndir = \"cache\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plugin_cache.dir"), "{err}");
+    let c = Config::parse(
+        "[plugin_cache]\ndir = \"cache\"\n",
+        Some(Path::new("/etc/w/w.toml")),
+    )
+    .unwrap();
+    assert_eq!(
+        c.plugin_cache.dir.as_deref(),
+        Some(Path::new("/etc/w/cache"))
+    );
+    let err = Config::parse("[reload]\nwatch = \"yes\"\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reload.watch"), "{err}");
 }

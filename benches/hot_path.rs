@@ -1,0 +1,114 @@
+//! Micro-benchmarks of the cache-hit path: decode, key, lookup, response write, and
+//! the whole synchronous `Pipeline::handle` on a hit (no plugins).
+//!
+//! Run: `cargo bench --bench hot_path` (add `-- --quick` for a short run).
+//!
+//! Last recorded (2026-11-27, 2-core VM shared with other builds, so ±20%):
+//! see the closing note of issue 6; numbers are filled in when measured on a quiet machine.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use wasmdns::buffer::BufferPool;
+use wasmdns::cache::{Cache, CacheKey};
+use wasmdns::config::Config;
+use wasmdns::dns::{parse_query, Answer, TtlPolicy};
+use wasmdns::metrics::{Metrics, Proto};
+use wasmdns::pipeline::{Client, Pipeline, Step};
+use wasmdns::upstream::UpstreamPool;
+
+/// `www.example.com A` with an EDNS OPT (DO clear), ID 0x1234, mixed case.
+fn query() -> Vec<u8> {
+    let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+    p.extend_from_slice(b"\x03WwW\x07ExAmPlE\x03com\x00\x00\x01\x00\x01");
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    p
+}
+
+/// The upstream's answer: two A records, TTL 300, question at offset 12.
+fn upstream_answer() -> Vec<u8> {
+    let mut p = vec![0xab, 0xcd, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+    p.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+    for last in [1u8, 2] {
+        p.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, last]);
+    }
+    p
+}
+
+fn policy() -> TtlPolicy {
+    TtlPolicy {
+        min_ttl: 0,
+        max_ttl: 86_400,
+        negative_max_ttl: 3_600,
+    }
+}
+
+fn components(c: &mut Criterion) {
+    let packet = query();
+    let parsed = parse_query(&packet).expect("valid query");
+    let answer =
+        Answer::from_upstream(&upstream_answer(), &policy(), Instant::now()).expect("valid answer");
+    let cache = Cache::new(&Config::defaults().cache);
+    cache.insert(
+        CacheKey::new(&parsed, &packet),
+        Arc::new(Answer::from_upstream(&upstream_answer(), &policy(), Instant::now()).unwrap()),
+    );
+    let mut out = Vec::with_capacity(4096);
+
+    c.bench_function("parse_query", |b| {
+        b.iter(|| parse_query(black_box(&packet)))
+    });
+    c.bench_function("cache_key", |b| {
+        b.iter(|| CacheKey::new(black_box(&parsed), black_box(&packet)))
+    });
+    c.bench_function("cache_get", |b| {
+        let key = CacheKey::new(&parsed, &packet);
+        b.iter(|| cache.get(black_box(&key), Instant::now()))
+    });
+    c.bench_function("write_response", |b| {
+        let now = Instant::now();
+        b.iter(|| answer.write_response(&parsed, black_box(&packet), now, 1232, &mut out))
+    });
+    c.bench_function("answer_from_upstream", |b| {
+        let wire = upstream_answer();
+        b.iter(|| Answer::from_upstream(black_box(&wire), &policy(), Instant::now()))
+    });
+}
+
+fn pipeline_hit(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = Config::defaults();
+    config.upstream.servers = vec!["127.0.0.1:9".parse().unwrap()];
+    let metrics = Arc::new(Metrics::new());
+    let upstreams = rt
+        .block_on(UpstreamPool::new(&config.upstream, Arc::clone(&metrics)))
+        .unwrap();
+    let pipeline = Pipeline::new(&config, upstreams, metrics, BufferPool::new(64, 4096));
+    let packet = query();
+    let parsed = parse_query(&packet).unwrap();
+    let answer = Answer::from_upstream(&upstream_answer(), &policy(), Instant::now()).unwrap();
+    pipeline
+        .cache()
+        .unwrap()
+        .insert(CacheKey::new(&parsed, &packet), Arc::new(answer));
+    let client = Client {
+        addr: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        proto: Proto::Udp,
+    };
+    let mut out = Vec::with_capacity(4096);
+    c.bench_function("pipeline_handle_hit", |b| {
+        b.iter(|| {
+            let step = pipeline.handle(black_box(&packet), client, Instant::now(), &mut out);
+            assert!(matches!(step, Step::Reply));
+        })
+    });
+}
+
+criterion_group!(benches, components, pipeline_hit);
+criterion_main!(benches);
