@@ -10,6 +10,7 @@ mod edns;
 mod languages;
 mod limits;
 mod malformed;
+mod plugin_escape;
 mod plugin_sandbox;
 mod plugins;
 mod reload;

@@ -17,7 +17,6 @@ fn loaded() -> Option<Loaded> {
 }
 
 #[test]
-#[ignore = "blocked on the host sandbox: linking the preview1 adapter fails with `wasi:io/streams@0.2.12` export `error`: mismatched resource types (host/src/plugin/sandbox.rs)"]
 fn c_blocklist_blocks_listed_names_and_subdomains() {
     let Some(p) = loaded() else { return };
     let c = ip("192.0.2.9");
@@ -41,7 +40,6 @@ fn c_blocklist_blocks_listed_names_and_subdomains() {
 }
 
 #[test]
-#[ignore = "blocked on the host sandbox: linking the preview1 adapter fails with `wasi:io/streams@0.2.12` export `error`: mismatched resource types (host/src/plugin/sandbox.rs)"]
 fn c_blocklist_rejects_bad_config() {
     let Some(path) = path() else { return };
     let cases = [

@@ -25,7 +25,7 @@ use wasmdns::plugin::{
 };
 
 /// Instances per plugin in these tests: two, so a trap's rebuild would show.
-const POOL: usize = 2;
+pub const POOL: usize = 2;
 
 /// `plugins/target/<lang>/<file>`, or `None` (after a loud notice) when it was not
 /// built and the environment does not require it.

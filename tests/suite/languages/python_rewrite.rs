@@ -22,7 +22,6 @@ fn loaded() -> Option<Loaded> {
 }
 
 #[test]
-#[ignore = "blocked on the host sandbox: componentize-py init traps under the empty WASI context (host/src/plugin/sandbox.rs); see the lang report"]
 fn python_rewrite_applies_the_first_matching_rule() {
     let Some(p) = loaded() else { return };
     let client = ip("192.0.2.1");
@@ -54,7 +53,7 @@ fn python_rewrite_applies_the_first_matching_rule() {
     );
     assert_eq!(
         p.query("restrict.youtube.com", 1, client),
-        rewrite("restrict.youtube.com")
+        ChainQueryVerdict::Pass
     );
     // A rewrite to the same name, or to an invalid one, passes.
     assert_eq!(p.query("same.test", 1, client), ChainQueryVerdict::Pass);
@@ -65,7 +64,6 @@ fn python_rewrite_applies_the_first_matching_rule() {
 }
 
 #[test]
-#[ignore = "blocked on the host sandbox: componentize-py init traps under the empty WASI context (host/src/plugin/sandbox.rs); see the lang report"]
 fn python_rewrite_rejects_bad_config() {
     let Some(path) = path() else { return };
     let cases = [
