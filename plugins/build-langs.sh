@@ -16,16 +16,21 @@ sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Only the features the builds use: `component new/embed` + `validate` for
+# wasm-tools and the C generator for wit-bindgen. The default features (fuzzers,
+# every language generator) took 24 minutes to compile on 2 cores; these are a
+# fraction of that (times in plugins/README.md). CI caches ~/.cargo/bin.
+cargo_install() {
+    local bin=$1 crate=$2 features=$3
+    command -v "$bin" >/dev/null && return
+    step "cargo install --locked $crate --no-default-features --features $features"
+    time cargo install --locked "$crate" --no-default-features --features "$features"
+}
+
 need_wasm_tools() {
-    local missing=()
-    command -v wasm-tools >/dev/null || missing+=("wasm-tools@$WASM_TOOLS_VERSION")
+    cargo_install wasm-tools "wasm-tools@$WASM_TOOLS_VERSION" component,validate
     if [[ ${1:-} == with-bindgen ]]; then
-        command -v wit-bindgen >/dev/null || missing+=("wit-bindgen-cli@$WIT_BINDGEN_VERSION")
-    fi
-    if ((${#missing[@]})); then
-        # The slowest step (several minutes of compiling on 2 cores): CI caches ~/.cargo/bin.
-        step "cargo install --locked ${missing[*]}"
-        time cargo install --locked "${missing[@]}"
+        cargo_install wit-bindgen "wit-bindgen-cli@$WIT_BINDGEN_VERSION" c
     fi
 }
 
