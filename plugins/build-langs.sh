@@ -7,8 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-WIT_BINDGEN_VERSION=0.63.0
-WASM_TOOLS_VERSION=1.263.0
 COMPONENTIZE_PY_VERSION=0.25.1
 
 step() { printf '\n=== lang plugins: %s\n' "$*"; }
@@ -16,23 +14,10 @@ sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Only the features the builds use: `component new/embed` + `validate` for
-# wasm-tools and the C generator for wit-bindgen. The default features (fuzzers,
-# every language generator) took 24 minutes to compile on 2 cores; these are a
-# fraction of that (times in plugins/README.md). CI caches ~/.cargo/bin.
-cargo_install() {
-    local bin=$1 crate=$2 features=$3
-    command -v "$bin" >/dev/null && return
-    step "cargo install --locked $crate --no-default-features --features $features"
-    time cargo install --locked "$crate" --no-default-features --features "$features"
-}
-
-need_wasm_tools() {
-    cargo_install wasm-tools "wasm-tools@$WASM_TOOLS_VERSION" component,validate
-    if [[ ${1:-} == with-bindgen ]]; then
-        cargo_install wit-bindgen "wit-bindgen-cli@$WIT_BINDGEN_VERSION" c
-    fi
-}
+# WIT bindings and component encoding come from tools/wit-tool, a member of the
+# main workspace built on first use (`cargo run -p wasmdns-wit-tool`): library
+# crates instead of `cargo install wasm-tools wit-bindgen-cli`, which took 24
+# minutes on 2 cores (times in plugins/README.md).
 
 build_c() {
     local pkgs=()
@@ -45,7 +30,6 @@ build_c() {
         "${sudo_cmd[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
     fi
-    need_wasm_tools with-bindgen
     step "c-blocklist"
     examples/c-blocklist/build.sh
 }
@@ -65,7 +49,6 @@ build_js() {
 }
 
 build_as() {
-    need_wasm_tools
     step "as-blocklist"
     examples/as-blocklist/build.sh
 }

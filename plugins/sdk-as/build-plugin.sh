@@ -2,7 +2,8 @@
 # Builds an AssemblyScript plugin into a wasmdns component.
 #   plugins/sdk-as/build-plugin.sh ENTRY.ts OUT.wasm
 # ENTRY.ts registers a Plugin and re-exports <sdk>/assembly/exports. Needs node/npm
-# (assemblyscript is installed here from package-lock.json) and wasm-tools.
+# (assemblyscript is installed here from package-lock.json) and cargo (the WIT
+# embedding and the component come from tools/wit-tool, built on first use).
 set -euo pipefail
 [[ $# -eq 2 ]] || { echo "usage: $0 ENTRY.ts OUT.wasm" >&2; exit 2; }
 entry="$(realpath "$1")"
@@ -20,8 +21,8 @@ core="${out%.wasm}.core.wasm"
     --runtime incremental --use abort= \
     --optimizeLevel 3 --shrinkLevel 1 --noAssert \
     --transform "$sdk/transform.js"
-wasm-tools component embed "$wit" --world plugin "$core" -o "$core"
-wasm-tools component new "$core" -o "$out"
+wit_tool="$sdk/../../tools/wit-tool/wit-tool.sh"
+"$wit_tool" embed "$wit" plugin "$core" -o "$core"
+"$wit_tool" component-new "$core" -o "$out" # validated by the encoder
 rm -f "$core"
-wasm-tools validate "$out"
 ls -l "$out"
