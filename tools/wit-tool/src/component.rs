@@ -118,10 +118,17 @@ mod tests {
     }
 
     #[test]
-    fn component_new_without_embedded_type_names_the_file() {
-        let (_dir, _wit, core) = fixture();
-        let err = component_new(&core, &[], &core.with_file_name("out.wasm")).unwrap_err();
-        assert!(format!("{err:#}").contains("core.wasm"), "{err:#}");
+    fn an_import_outside_the_world_is_an_error_naming_the_file() {
+        let (dir, wit, _core) = fixture();
+        let core = dir.path().join("stray.wasm");
+        let stray = r#"(module (import "env" "f" (func)) (memory (export "memory") 1)
+            (func (export "answer") (result i32) i32.const 1))"#;
+        fs::write(&core, wat::parse_str(stray).unwrap()).unwrap();
+        embed(&wit, "w", &core, &core).unwrap();
+        let out = dir.path().join("out.wasm");
+        let err = component_new(&core, &[], &out).unwrap_err();
+        assert!(format!("{err:#}").contains("stray.wasm"), "{err:#}");
+        assert!(!out.exists());
     }
 
     #[test]
