@@ -15,7 +15,7 @@ sudo_cmd=()
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # WIT bindings and component encoding come from tools/wit-tool, a member of the
-# main workspace built on first use (`cargo run -p wasmdns-wit-tool`): library
+# main workspace that tools/wit-tool/wit-tool.sh builds on first use: library
 # crates instead of `cargo install wasm-tools wit-bindgen-cli`, which took 24
 # minutes on 2 cores (times in plugins/README.md).
 

@@ -112,9 +112,11 @@ mod tests {
         embed(&wit, "w", &core, &core).unwrap();
         let out = core.with_file_name("out.wasm");
         component_new(&core, &[], &out).unwrap();
-        let bytes = fs::read(&out).unwrap();
-        assert!(wasmparser::Parser::is_component(&bytes));
-        assert!(!wasmparser::Parser::is_component(&fs::read(&core).unwrap()));
+        // Preamble: magic, then version 0x0d + layer 1 for a component, 1 + layer 0
+        // for a core module (the input, with its new custom section).
+        let component = fs::read(&out).unwrap();
+        assert_eq!(&component[..8], b"\0asm\x0d\0\x01\0");
+        assert_eq!(&fs::read(&core).unwrap()[..8], b"\0asm\x01\0\0\0");
     }
 
     #[test]
