@@ -104,39 +104,56 @@ pub fn deny_other_imports<T: 'static>(
     engine: &Engine,
     component: &Component,
 ) -> wasmtime::Result<()> {
+    // Resources the component has already imported: a later import that `use`s one
+    // (wasi:sockets/udp's `pollable` from wasi:io/poll) is an `(eq ..)` alias that
+    // must not be redefined, or it no longer matches the real one.
+    let mut seen = Vec::new();
     for (name, import) in component.component_type().imports(engine) {
         let interface = name.split_once('@').map_or(name, |(base, _)| base);
-        if GRANTED.contains(&interface) || interface.starts_with(CONTRACT_PACKAGE) {
-            continue;
-        }
-        match import.ty {
-            ComponentItem::ComponentInstance(instance) => {
-                let mut linked = l.instance(name)?;
-                for (item, ty) in instance.exports(engine) {
-                    match ty.ty {
-                        ComponentItem::ComponentFunc(_) => {
-                            let what = format!("{name}#{item}");
-                            linked.func_new(item, move |_, _, _, _| Err(denied(&what)))?;
-                        }
-                        ComponentItem::Resource(_) => {
-                            let ty = wasmtime::component::ResourceType::host::<()>();
-                            linked.resource(item, ty, |_, _| Ok(()))?;
-                        }
-                        // Types need no definition; anything else fails to link
-                        // with wasmtime's own error naming it.
-                        _ => {}
-                    }
+        let ComponentItem::ComponentInstance(instance) = &import.ty else {
+            if let ComponentItem::ComponentFunc(_) = import.ty {
+                if !is_granted(interface) {
+                    let what = name.to_string();
+                    l.root()
+                        .func_new(name, move |_, _, _, _| Err(denied(&what)))?;
                 }
             }
-            ComponentItem::ComponentFunc(_) => {
-                let what = name.to_string();
-                l.root()
-                    .func_new(name, move |_, _, _, _| Err(denied(&what)))?;
+            continue;
+        };
+        if is_granted(interface) {
+            seen.extend(instance.exports(engine).filter_map(|(_, ty)| match ty.ty {
+                ComponentItem::Resource(r) => Some(r),
+                _ => None,
+            }));
+            continue;
+        }
+        let mut linked = l.instance(name)?;
+        for (item, ty) in instance.exports(engine) {
+            match ty.ty {
+                ComponentItem::ComponentFunc(_) => {
+                    let what = format!("{name}#{item}");
+                    linked.func_new(item, move |_, _, _, _| Err(denied(&what)))?;
+                }
+                ComponentItem::Resource(r) if !seen.contains(&r) => {
+                    seen.push(r);
+                    let ty = wasmtime::component::ResourceType::host::<Denied>();
+                    linked.resource(item, ty, |_, _| Ok(()))?;
+                }
+                // Aliased resources and types need no definition; anything else
+                // fails to link with wasmtime's own error naming it.
+                _ => {}
             }
-            _ => {}
         }
     }
     Ok(())
+}
+
+/// The host type behind every denied resource: no value of it is ever created,
+/// since every function that could return one traps.
+struct Denied;
+
+fn is_granted(interface: &str) -> bool {
+    GRANTED.contains(&interface) || interface.starts_with(CONTRACT_PACKAGE)
 }
 
 fn denied(what: &str) -> wasmtime::Error {
