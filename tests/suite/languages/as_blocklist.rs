@@ -44,15 +44,7 @@ fn as_blocklist_blocks_listed_names_and_subdomains() {
 #[test]
 fn as_blocklist_rejects_bad_config() {
     let Some(path) = path() else { return };
-    let cases = [
-        ("{", "invalid JSON"),
-        ("[]", "not a table"),
-        (r#"{"domain":[]}"#, "unknown key"),
-        (r#"{"domains":"a.b"}"#, "must be a list"),
-        (r#"{"domains":["a..b"]}"#, "not a domain name"),
-        (r#"{"block":"drop"}"#, "block must be"),
-    ];
-    for (json, reason) in cases {
+    for (json, reason) in super::BLOCKLIST_BAD_CONFIGS {
         rejects_config("as-blocklist", path.clone(), json, reason);
     }
 }

@@ -150,6 +150,17 @@ pub fn ip(text: &str) -> IpAddr {
 
 /// Asserts that `config_json` is rejected at load with a message naming the plugin
 /// and containing `reason`.
+/// Configs the C and AssemblyScript blocklists must both reject (they share the
+/// Rust blocklist's config schema), with the words the error must contain.
+pub const BLOCKLIST_BAD_CONFIGS: [(&str, &str); 6] = [
+    ("{", "invalid JSON"),
+    ("[]", "not a table"),
+    (r#"{"domain":[]}"#, "unknown key"),
+    (r#"{"domains":"a.b"}"#, "must be a list"),
+    (r#"{"domains":["a..b"]}"#, "not a domain name"),
+    (r#"{"block":"drop"}"#, "block must be"),
+];
+
 pub fn rejects_config(name: &str, path: PathBuf, config_json: &str, reason: &str) {
     let err = match build(name, path, config_json) {
         Ok(_) => panic!("{name}: config {config_json} was accepted"),
