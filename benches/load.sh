@@ -56,7 +56,7 @@ cargo build --release --quiet --bin wasmdns
 plugins/build.sh >/dev/null
 
 # The harness builds its generator (blast) inside its own tree: use a copy.
-rsync -a --delete --exclude out --exclude .work "$HARNESS/" "$WORK/harness/" 2>/dev/null ||
+rsync -a --delete --exclude out --exclude .work --exclude target "$HARNESS/" "$WORK/harness/" 2>/dev/null ||
     { rm -rf "$WORK/harness" && cp -r "$HARNESS" "$WORK/harness" && chmod -R u+w "$WORK/harness"; }
 
 # 100k blocked domains that never collide with the bench zone, as a domains list.
