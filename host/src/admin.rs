@@ -76,7 +76,7 @@ impl Status for ProxyStatus {
     fn metrics_text(&self) -> String {
         let metrics = self.pipeline.metrics();
         if let Some(cache) = self.pipeline.cache() {
-            // moka counts lazily; the gauge is refreshed when someone looks.
+            // Counting sweeps out dead entries: done when someone looks, not per query.
             let entries = i64::try_from(cache.entry_count()).unwrap_or(i64::MAX);
             metrics.cache_entries.set(entries);
         }

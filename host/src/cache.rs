@@ -1,15 +1,15 @@
-//! The response cache: wire-format [`Answer`]s in a bounded moka cache.
+//! The response cache: wire-format [`Answer`]s in a bounded table of CLOCK shards.
 //!
 //! A [`CacheKey`] is the exact question bytes (DO/CD flags, QTYPE, QCLASS,
-//! lower-cased QNAME), built on the stack for all but very long names. moka holds
-//! only its 64-bit hash under the cache's random SipHash key, and hashes that with
-//! a pass-through hasher: no key bytes are stored twice or compared in moka's
-//! table, which keeps an entry small and a lookup cheap. A hit is then checked
+//! lower-cased QNAME), built on the stack for all but very long names. The
+//! [`Store`](store) holds only its 64-bit hash under the cache's random SipHash
+//! key: no key bytes are stored twice or compared in the table, which keeps an
+//! entry small and a lookup cheap. A hit is then checked
 //! against the entry's own question and flags, so a hash collision is a miss (and
 //! at worst two names evicting each other), never a wrong answer; without the
-//! hash key, collisions cannot be aimed. Entries expire with their answer's
-//! lifetime plus the serve-stale window (moka `Expiry`); `get` re-checks expiry
-//! against the caller's clock and returns only fresh answers, `get_stale` also
+//! hash key, collisions cannot be aimed. Entries die with their answer's
+//! lifetime plus the serve-stale window (the store evicts dead ones first and
+//! sweeps them when counted); `get` checks expiry against the caller's clock and returns only fresh answers, `get_stale` also
 //! expired ones still inside the window (RFC 8767).
 //!
 //! With prefetch on, a hit on an entry hit before and in the last tenth of its
@@ -17,7 +17,7 @@
 //! prefetch worker, so popular names are renewed before they expire.
 
 mod entry;
-mod hash;
+mod store;
 
 pub use entry::{Entry, Refresh};
 
@@ -25,10 +25,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
 use tokio::sync::mpsc;
 
-use hash::PassThrough;
+use store::Store;
 
 use crate::config::CacheConfig;
 use crate::dns::{Answer, Query};
@@ -114,31 +113,10 @@ impl PartialEq for CacheKey {
 
 impl Eq for CacheKey {}
 
-/// Entries live as long as their answer, plus the serve-stale window.
-struct AnswerExpiry {
-    stale: Duration,
-}
-
-impl Expiry<u64, Arc<Entry>> for AnswerExpiry {
-    fn expire_after_create(&self, _: &u64, entry: &Arc<Entry>, at: Instant) -> Option<Duration> {
-        Some(entry.remaining(at).saturating_add(self.stale))
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &u64,
-        entry: &Arc<Entry>,
-        at: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(entry.remaining(at).saturating_add(self.stale))
-    }
-}
-
 /// Bounded answer cache.
 pub struct Cache {
     /// Keyed by the hash of a [`CacheKey`] under `keys`.
-    entries: moka::sync::Cache<u64, Arc<Entry>, PassThrough>,
+    entries: Store,
     /// The secret hash key; a rebuilt cache keeps it, so its hashes stay valid.
     keys: RandomState,
     /// How long past expiry an answer may still be served; zero = never.
@@ -155,12 +133,7 @@ impl Cache {
     }
 
     fn with_keys(config: &CacheConfig, keys: RandomState) -> Cache {
-        let entries = moka::sync::Cache::builder()
-            .max_capacity(config.max_entries)
-            .expire_after(AnswerExpiry {
-                stale: config.serve_stale,
-            })
-            .build_with_hasher(PassThrough);
+        let entries = Store::new(config.max_entries, config.serve_stale);
         let (refreshes, queue) = if config.prefetch {
             let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
             (Some(tx), Some(rx))
@@ -183,7 +156,7 @@ impl Cache {
     /// The entry stored for `key`, if it is really `key`'s (see the module docs).
     fn lookup(&self, key: &CacheKey) -> Option<Arc<Entry>> {
         self.entries
-            .get(&self.hash(key))
+            .get(self.hash(key))
             .filter(|entry| entry.answers(key))
     }
 
@@ -225,29 +198,31 @@ impl Cache {
     pub fn insert(&self, key: CacheKey, answer: Answer) -> Arc<Entry> {
         let entry = Arc::new(Entry::new(answer, key.flags()));
         if entry.lifetime() > 0 {
-            self.entries.insert(self.hash(&key), Arc::clone(&entry));
+            self.entries
+                .insert(self.hash(&key), Arc::clone(&entry), Instant::now());
         }
         entry
     }
 
     /// A cache built for `config` holding this one's entries, for a reload that
-    /// changes the size or the serve-stale window (moka fixes both at build time).
-    /// Expiry restarts from each answer's remaining lifetime, so nothing lives
-    /// longer than its TTL. When shrinking, the new cache evicts down to size.
-    /// Slow (a copy of every entry): call it off the query path.
+    /// changes the size or the serve-stale window (both shape the table). Nothing
+    /// lives longer than its TTL: expiry stays each answer's own. When shrinking,
+    /// the new cache evicts down to size. Slow (a copy of every entry pointer):
+    /// call it off the query path.
     pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
         let next = Cache::with_keys(config, self.keys.clone());
-        for (hash, entry) in self.entries.iter() {
-            next.entries.insert(*hash, entry);
+        let now = Instant::now();
+        for (hash, entry) in self.entries.entries() {
+            next.entries.insert(hash, entry, now);
         }
         next
     }
 
-    /// Entries currently held. Runs moka's pending maintenance first, so call it
-    /// for metrics, not per query.
+    /// Entries currently held, after dropping the dead ones (past their lifetime
+    /// and the serve-stale window): a linear sweep, so call it for metrics, not
+    /// per query.
     pub fn entry_count(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
+        self.entries.purge(Instant::now())
     }
 }
 

@@ -62,7 +62,7 @@ pub fn applied(current: &Config, new: &Config) -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether the cache must be rebuilt: moka fixes capacity and expiry at build time.
+/// Whether the cache must be rebuilt: capacity and the stale window shape its table.
 pub fn cache_rebuild(current: &Config, new: &Config) -> bool {
     let (a, b) = (&current.cache, &new.cache);
     a.max_entries != b.max_entries || a.serve_stale != b.serve_stale
