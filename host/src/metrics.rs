@@ -121,6 +121,8 @@ pub struct Metrics {
     dropped: IntCounterVec,
     pub inflight: IntGauge,
     pub tcp_connections: IntGauge,
+    /// UDP answers the kernel refused to send (EAGAIN is retried, not counted).
+    pub udp_send_errors: IntCounter,
     /// Plugin metrics live here so one scrape shows everything.
     pub plugin_calls: IntCounterVec,
     pub plugin_verdicts: IntCounterVec,
@@ -259,6 +261,10 @@ impl Metrics {
             ),
             inflight: gauge("inflight_queries", "Cache misses waiting for an upstream"),
             tcp_connections: gauge("tcp_connections", "Open client TCP connections"),
+            udp_send_errors: counter(
+                "udp_send_errors_total",
+                "UDP answers the kernel refused to send (not counting retried EAGAIN)",
+            ),
             plugin_calls: counter_vec(
                 &r,
                 "plugin_calls_total",

@@ -28,30 +28,17 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct UdpShared {
     pub buffers: Arc<BufferPool>,
-    /// Truncated datagrams are counted as dropped (unreadable) here.
+    /// Truncated datagrams (dropped, unreadable) and refused sends are counted here.
     pub metrics: Arc<Metrics>,
-    /// `wasmdns_udp_send_errors_total`: answers the kernel refused to send.
-    pub send_errors: IntCounter,
     /// Deferred answers run as tracked tasks, so shutdown drains them.
     pub tasks: TaskTracker,
 }
 
 impl UdpShared {
-    /// Registers the UDP counters in `metrics`' registry (once per proxy).
     pub fn new(buffers: Arc<BufferPool>, metrics: Arc<Metrics>, tasks: TaskTracker) -> UdpShared {
-        let send_errors = IntCounter::new(
-            "udp_send_errors_total",
-            "UDP answers the kernel refused to send (not counting retried EAGAIN)",
-        )
-        .expect("valid metric");
-        if let Err(e) = metrics.registry().register(Box::new(send_errors.clone())) {
-            // Only a second registration can fail: counting still works, unexported.
-            tracing::debug!(error = %e, "udp send error counter not registered");
-        }
         UdpShared {
             buffers,
             metrics,
-            send_errors,
             tasks,
         }
     }
@@ -116,7 +103,15 @@ impl<H: Handler> UdpListener<H> {
                 .handler
                 .handle(&packet, client, std::time::Instant::now(), &mut out)
             {
-                Outcome::Reply => send(&self.socket, &out, peer, &self.shared.send_errors).await,
+                Outcome::Reply => {
+                    send(
+                        &self.socket,
+                        &out,
+                        peer,
+                        &self.shared.metrics.udp_send_errors,
+                    )
+                    .await
+                }
                 Outcome::Drop => {}
                 Outcome::Defer(deferred) => self.spawn_resolve(deferred, peer),
             }
@@ -126,7 +121,7 @@ impl<H: Handler> UdpListener<H> {
     fn spawn_resolve(&self, deferred: H::Deferred, peer: SocketAddr) {
         let socket = Arc::clone(&self.socket);
         let handler = Arc::clone(&self.handler);
-        let errors = self.shared.send_errors.clone();
+        let errors = self.shared.metrics.udp_send_errors.clone();
         let mut out = self.shared.buffers.get();
         self.shared.tasks.spawn(async move {
             handler.resolve(deferred, &mut out).await;
@@ -234,7 +229,7 @@ mod tests {
             assert_eq!(recv(&c).await, want);
         }
         assert_eq!(f.script.handled.load(Ordering::SeqCst), 5);
-        assert_eq!(f.shared.send_errors.get(), 0);
+        assert_eq!(f.shared.metrics.udp_send_errors.get(), 0);
         f.shutdown.cancel();
         f.loop_done.await.unwrap();
     }

@@ -50,7 +50,12 @@ impl<H: Handler> UdpListener<H> {
             match self.socket.try_io(Interest::READABLE, || batch.recv(fd)) {
                 Ok(n) => {
                     self.answer(&mut batch, n);
-                    flush(&*self.socket, &mut batch, &self.shared.send_errors).await;
+                    flush(
+                        &*self.socket,
+                        &mut batch,
+                        &self.shared.metrics.udp_send_errors,
+                    )
+                    .await;
                     // Back to back full batches never wait on the socket: let
                     // this worker's other tasks (deferred answers) run now and then.
                     tokio::task::coop::consume_budget().await;
