@@ -90,20 +90,9 @@ async fn run_serves_then_exits_0_on_sigterm() {
             .unwrap(),
     );
 
-    // Poll until it serves (it has to bind first).
     let q = Q::new("bin.example", A).bytes();
-    let deadline = Instant::now() + Duration::from_secs(4);
-    let answer = loop {
-        if let Some(a) = client::udp_maybe(listen, &q, Duration::from_millis(100)).await {
-            break a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "binary never answered on {listen}"
-        );
-        assert!(child.0.try_wait().unwrap().is_none(), "binary exited early");
-    };
-    assert_eq!(rcode(&decode(&answer)), rc::NOERROR);
+    let answer = child.first_answer(listen, &q, Duration::from_secs(4)).await;
+    assert_eq!(rcode(&answer), rc::NOERROR);
 
     let pid = child.0.id() as libc::pid_t;
     // SAFETY: kill(2) on our own, still running child's pid; no memory is involved.
@@ -148,17 +137,9 @@ async fn run_with_the_blocklist_example_blocks_doubleclick() {
             .unwrap(),
     );
     let probe = Q::new("example.com", A).bytes();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let answer = loop {
-        if let Some(a) = client::udp_maybe(listen, &probe, Duration::from_millis(100)).await {
-            break decode(&a);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "binary never answered on {listen}"
-        );
-        assert!(child.0.try_wait().unwrap().is_none(), "binary exited early");
-    };
+    let answer = child
+        .first_answer(listen, &probe, Duration::from_secs(20))
+        .await;
     assert_eq!(rcode(&answer), rc::NOERROR);
     assert_eq!(
         client::ipv4s(&answer),
@@ -185,6 +166,29 @@ async fn run_with_the_blocklist_example_blocks_doubleclick() {
 
 /// Kills the child if the test fails before it exits on its own.
 struct KillOnDrop(std::process::Child);
+
+impl KillOnDrop {
+    /// Polls `listen` with `query` until the binary answers (it has to load and
+    /// bind first); fails if it exits or stays silent for `within`.
+    async fn first_answer(
+        &mut self,
+        listen: SocketAddr,
+        query: &[u8],
+        within: Duration,
+    ) -> hickory_proto::op::Message {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(a) = client::udp_maybe(listen, query, Duration::from_millis(100)).await {
+                return decode(&a);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "binary never answered on {listen}"
+            );
+            assert!(self.0.try_wait().unwrap().is_none(), "binary exited early");
+        }
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
