@@ -65,6 +65,7 @@ fn plugin(name: &str, stem: &str, config: serde_json::Value) -> PluginConfig {
         on_error: OnError::Pass,
         deadline: Duration::from_millis(50),
         memory_limit: 256 << 20,
+        instances: None,
         config_json: config.to_string(),
     }
 }

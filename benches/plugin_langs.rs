@@ -64,6 +64,7 @@ fn load(name: &str, path: PathBuf, config_json: &str) -> anyhow::Result<PluginCh
         on_error: OnError::Pass,
         deadline: Duration::from_millis(50),
         memory_limit: 64 << 20,
+        instances: None,
         config_json: config_json.into(),
     };
     Ok(builder.build(&[config], Path::new("."))?)

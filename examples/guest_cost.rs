@@ -62,6 +62,7 @@ fn chain_with(
         on_error: OnError::Pass,
         deadline: Duration::from_secs(60),
         memory_limit: limit,
+        instances: None,
         config_json: config,
     };
     ChainBuilder::new(engine.clone(), Arc::new(Metrics::new()))
@@ -121,7 +122,13 @@ fn main() {
     // the measured load is what a restart or reload with a warm cache pays.
     let cache = precompiled(&engine);
     let start = Instant::now();
-    drop(chain_with(&engine, "blocklist", "{}".into(), limit, Some(cache.clone())));
+    drop(chain_with(
+        &engine,
+        "blocklist",
+        "{}".into(),
+        limit,
+        Some(cache.clone()),
+    ));
     let compile = start.elapsed();
     let rss_before = rss_kib();
     let start = Instant::now();

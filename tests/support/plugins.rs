@@ -98,6 +98,7 @@ pub fn plugin(name: &str, stem: &str, config: serde_json::Value) -> PluginConfig
         // deadline would make honest plugins flaky. Hostile tests set their own.
         deadline: Duration::from_millis(50),
         memory_limit: 64 << 20,
+        instances: None,
         config_json: config.to_string(),
     }
 }

@@ -185,6 +185,8 @@ pub struct PluginConfig {
     pub on_error: OnError,
     pub deadline: Duration,
     pub memory_limit: usize,
+    /// Warm instances kept for calls; `None`: one per worker thread plus a spare.
+    pub instances: Option<usize>,
     /// The `[plugin.config]` table, passed to the plugin's `init` as JSON.
     pub config_json: String,
 }

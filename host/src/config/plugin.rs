@@ -16,6 +16,8 @@ const MIN_MEMORY: u64 = 64 << 10;
 /// The whole 32-bit address space.
 const MAX_MEMORY: u64 = 4 << 30;
 const MAX_NAME_LEN: usize = 64;
+/// Far more warm instances than any machine has threads to call them.
+const MAX_INSTANCES: i64 = 1024;
 
 impl Validator {
     pub(super) fn plugin(
@@ -49,6 +51,10 @@ impl Validator {
             Duration::from_micros(1)..=Duration::from_secs(1),
         )?;
         let memory_limit = self.memory_limit(&key("memory_limit"), &raw.memory_limit.0)?;
+        let instances = match raw.instances {
+            Some(n) => Some(self.int(&key("instances"), n, 1..=MAX_INSTANCES)?),
+            None => None,
+        };
         let config_json = table_to_json(&raw.config)
             .map_err(|(sub, m)| self.invalid(&format!("{}{sub}", key("config")), m))?;
         Ok(PluginConfig {
@@ -60,6 +66,7 @@ impl Validator {
             },
             deadline,
             memory_limit,
+            instances,
             config_json,
         })
     }

@@ -296,6 +296,8 @@ pub struct RawPlugin {
     #[serde(default = "default_memory_limit")]
     pub memory_limit: SizeText,
     #[serde(default)]
+    pub instances: Option<i64>,
+    #[serde(default)]
     pub config: toml::Table,
 }
 

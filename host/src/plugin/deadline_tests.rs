@@ -36,6 +36,7 @@ fn instance(guest: &Guest, clock: fn() -> Option<u64>) -> (Instance, Arc<PluginE
         on_error: OnError::Pass,
         deadline: DEADLINE,
         memory_limit: 1 << 20,
+        instances: None,
         config_json: "{}".into(),
     };
     let engine = Arc::new(PluginEngine::new().unwrap());

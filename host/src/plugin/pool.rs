@@ -21,6 +21,8 @@ use super::loader::PluginFactory;
 /// synchronous, so a thread holds at most one) plus one spare while a failed
 /// instance is rebuilt. Each instance holds its own copy of the plugin's data — a
 /// 1M-name blocklist is ~50 MiB per instance — so more would only cost memory.
+/// A plugin's own `instances` setting overrides it (fewer copies of a big list,
+/// at the price of the spare).
 pub fn default_pool_size() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores + 1

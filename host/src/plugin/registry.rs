@@ -83,7 +83,8 @@ impl ChainBuilder {
             .with_label_values(&[cfg.name.as_str()]);
         let name = factory.name.clone();
         let on_error = factory.on_error;
-        let pool = InstancePool::fill(factory, first, self.pool_size, gauge)?;
+        let size = cfg.instances.unwrap_or(self.pool_size);
+        let pool = InstancePool::fill(factory, first, size, gauge)?;
         tracing::info!(plugin = &*name, ?hooks, "plugin loaded");
         Ok(PluginSlot::new(name, on_error, hooks, pool, &self.metrics))
     }

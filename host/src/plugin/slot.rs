@@ -255,6 +255,7 @@ mod tests {
             on_error: OnError::Pass,
             deadline: std::time::Duration::from_millis(50),
             memory_limit: 1 << 20,
+            instances: None,
             config_json: "{}".into(),
         };
         let metrics = Arc::new(Metrics::new());

@@ -75,6 +75,7 @@ fn config(name: &str, path: PathBuf) -> PluginConfig {
         on_error: OnError::Pass,
         deadline: Duration::from_millis(2),
         memory_limit: 1 << 20,
+        instances: None,
         config_json: "{}".into(),
     }
 }
@@ -103,6 +104,30 @@ fn wait_for_instances(chain: &PluginChain, name: &str, n: usize) {
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("pool of {name} never refilled to {n}");
+}
+
+#[test]
+fn a_plugins_own_instance_count_overrides_the_pool_size() {
+    let f = fixture();
+    let one = PluginConfig {
+        instances: Some(1),
+        ..f.plugin("one", &Guest::pass())
+    };
+    let three = PluginConfig {
+        instances: Some(3),
+        ..f.plugin("three", &Guest::pass())
+    };
+    let chain = f
+        .build(&[one, three, f.plugin("default", &Guest::pass())])
+        .unwrap();
+    assert_eq!(chain.available("one"), Some(1));
+    assert_eq!(chain.available("three"), Some(3));
+    assert_eq!(chain.available("default"), Some(2), "the builder's size");
+    assert_eq!(
+        chain.on_query(&question(), &client()),
+        ChainQueryVerdict::Pass
+    );
+    assert_eq!(chain.available("one"), Some(1), "given back after the call");
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub fn plugin_config(name: &str, path: PathBuf, config_json: &str) -> PluginConf
         // Generous: debug-build hosts under a loaded CI machine; the bench measures speed.
         deadline: Duration::from_millis(500),
         memory_limit: 64 << 20,
+        instances: None,
         config_json: config_json.into(),
     }
 }

@@ -309,6 +309,16 @@ fn plugin_errors() {
         "expected a size string",
     );
     fails(
+        &format!("{PLUGIN}instances = 0\n"),
+        "plugin[0].instances",
+        "from 1 to 1024, got 0",
+    );
+    fails(
+        &format!("{PLUGIN}instances = \"2\"\n"),
+        "plugin[0].instances",
+        "expected i64",
+    );
+    fails(
         &format!("{PLUGIN}config = 1\n"),
         "plugin[0].config",
         "expected a map",

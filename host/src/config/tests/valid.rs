@@ -117,6 +117,7 @@ fn plugin_defaults_and_relative_path() {
     assert_eq!(p.on_error, OnError::Pass);
     assert_eq!(p.deadline, Duration::from_millis(2));
     assert_eq!(p.memory_limit, 64 << 20);
+    assert_eq!(p.instances, None, "one per worker thread plus a spare");
     assert_eq!(p.config_json, "{}");
     assert_eq!(c.source, Some(PathBuf::from("/etc/wasmdns/wasmdns.toml")));
     // Without a file there is no directory to anchor to.
@@ -129,13 +130,14 @@ fn plugin_defaults_and_relative_path() {
 #[test]
 fn plugin_absolute_path_and_settings() {
     let text = "[[plugin]]\nname = \"p.v2\"\npath = \"/opt/p.wasm\"\non_error = \"servfail\"\n\
-                deadline = \"500us\"\nmemory_limit = \"1MiB\"\n[plugin.config]\nlist = [\"a\"]\n";
+                deadline = \"500us\"\nmemory_limit = \"1MiB\"\ninstances = 1\n[plugin.config]\nlist = [\"a\"]\n";
     let c = Config::parse(text, Some(Path::new("conf/w.toml"))).unwrap();
     let p = &c.plugins[0];
     assert_eq!(p.path, PathBuf::from("/opt/p.wasm"));
     assert_eq!(p.on_error, OnError::Servfail);
     assert_eq!(p.deadline, Duration::from_micros(500));
     assert_eq!(p.memory_limit, 1 << 20);
+    assert_eq!(p.instances, Some(1));
     assert_eq!(p.config_json, r#"{"list":["a"]}"#);
 }
 
