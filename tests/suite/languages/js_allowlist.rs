@@ -35,42 +35,41 @@ fn refused(plugin: &str) -> ChainQueryVerdict {
 #[test]
 fn js_allowlist_decides_by_client_network_and_name() {
     let Some(p) = loaded() else { return };
-    let pass = ChainQueryVerdict::Pass;
-    // Whole /24 allowed, except its more specific /26 which has a name list.
-    assert_eq!(p.query("anything.test", 1, ip("192.168.1.10")), pass);
-    assert_eq!(p.query("example.com", 1, ip("192.168.1.70")), pass);
-    assert_eq!(p.query("www.example.com", 28, ip("192.168.1.127")), pass);
-    assert_eq!(p.query("printer.lan", 1, ip("192.168.1.64")), pass);
-    assert_eq!(
-        p.query("notexample.com", 1, ip("192.168.1.70")),
-        refused(p.name)
-    );
-    assert_eq!(
-        p.query("example.com.evil", 1, ip("192.168.1.70")),
-        refused(p.name)
-    );
-    assert_eq!(p.query("anything.test", 1, ip("192.168.1.128")), pass);
-    // An empty name list allows nothing.
-    assert_eq!(p.query("example.com", 1, ip("10.9.8.7")), refused(p.name));
-    // Outside every network: REFUSED (the `outside` default).
-    assert_eq!(
-        p.query("example.com", 1, ip("192.168.2.1")),
-        refused(p.name)
-    );
-    assert_eq!(
-        p.query("example.com", 1, ip("203.0.113.1")),
-        refused(p.name)
-    );
-    // IPv6, longest prefix first; IPv4-mapped clients count as IPv4.
-    assert_eq!(p.query("a.test", 1, ip("2001:db8:2::1")), pass);
-    assert_eq!(
-        p.query("www.example.org", 1, ip("2001:db8:1:ffff::1")),
-        pass
-    );
-    assert_eq!(p.query("a.test", 1, ip("2001:db8:1::1")), refused(p.name));
-    assert_eq!(p.query("a.test", 1, ip("2001:db9::1")), refused(p.name));
-    assert_eq!(p.query("a.test", 1, ip("::ffff:192.168.1.10")), pass);
-    assert_eq!(p.query("a.test", 1, ip("::ffff:10.0.0.1")), refused(p.name));
+    // (question, type, client, allowed)
+    let cases = [
+        // Whole /24 allowed, except its more specific /26 which has a name list.
+        ("anything.test", 1, "192.168.1.10", true),
+        ("example.com", 1, "192.168.1.70", true),
+        ("www.example.com", 28, "192.168.1.127", true),
+        ("printer.lan", 1, "192.168.1.64", true),
+        ("notexample.com", 1, "192.168.1.70", false),
+        ("example.com.evil", 1, "192.168.1.70", false),
+        ("anything.test", 1, "192.168.1.128", true),
+        // An empty name list allows nothing.
+        ("example.com", 1, "10.9.8.7", false),
+        // Outside every network: REFUSED (the `outside` default).
+        ("example.com", 1, "192.168.2.1", false),
+        ("example.com", 1, "203.0.113.1", false),
+        // IPv6, longest prefix first; IPv4-mapped clients count as IPv4.
+        ("a.test", 1, "2001:db8:2::1", true),
+        ("www.example.org", 1, "2001:db8:1:ffff::1", true),
+        ("a.test", 1, "2001:db8:1::1", false),
+        ("a.test", 1, "2001:db9::1", false),
+        ("a.test", 1, "::ffff:192.168.1.10", true),
+        ("a.test", 1, "::ffff:10.0.0.1", false),
+    ];
+    for (name, qtype, client, allowed) in cases {
+        let expected = if allowed {
+            ChainQueryVerdict::Pass
+        } else {
+            refused(p.name)
+        };
+        assert_eq!(
+            p.query(name, qtype, ip(client)),
+            expected,
+            "{name} from {client}"
+        );
+    }
     // The same instance pool, then hostile questions and clients.
     p.survives_hostile_input();
 }

@@ -25,40 +25,35 @@ fn loaded() -> Option<Loaded> {
 fn python_rewrite_applies_the_first_matching_rule() {
     let Some(p) = loaded() else { return };
     let client = ip("192.0.2.1");
-    let rewrite = |name: &str| ChainQueryVerdict::Rewrite {
-        plugin: p.name.into(),
-        name: name.into(),
-    };
-    assert_eq!(
-        p.query("wiki.corp.example", 1, client),
-        rewrite("wiki.internal.example")
-    );
-    // fullmatch: a name merely containing the pattern passes.
-    assert_eq!(
-        p.query("a.wiki.corp.example", 1, client),
-        ChainQueryVerdict::Pass
-    );
-    assert_eq!(
-        p.query("www.youtube.com", 28, client),
-        rewrite("restrict.youtube.com")
-    );
-    assert_eq!(
-        p.query("youtube.com", 1, client),
-        rewrite("restrict.youtube.com")
-    );
-    // `types` limits the rule; the target itself passes (no loop).
-    assert_eq!(
-        p.query("www.youtube.com", 16, client),
-        ChainQueryVerdict::Pass
-    );
-    assert_eq!(
-        p.query("restrict.youtube.com", 1, client),
-        ChainQueryVerdict::Pass
-    );
-    // A rewrite to the same name, or to an invalid one, passes.
-    assert_eq!(p.query("same.test", 1, client), ChainQueryVerdict::Pass);
-    assert_eq!(p.query("a.bad", 1, client), ChainQueryVerdict::Pass);
-    assert_eq!(p.query("example.com", 1, client), ChainQueryVerdict::Pass);
+    // (question, type, the rewrite target or None for pass)
+    let cases = [
+        ("wiki.corp.example", 1, Some("wiki.internal.example")),
+        // fullmatch: a name merely containing the pattern passes.
+        ("a.wiki.corp.example", 1, None),
+        ("www.youtube.com", 28, Some("restrict.youtube.com")),
+        ("youtube.com", 1, Some("restrict.youtube.com")),
+        // `types` limits the rule; the target itself passes (no loop).
+        ("www.youtube.com", 16, None),
+        ("restrict.youtube.com", 1, None),
+        // A rewrite to the same name, or to an invalid one, passes.
+        ("same.test", 1, None),
+        ("a.bad", 1, None),
+        ("example.com", 1, None),
+    ];
+    for (name, qtype, target) in cases {
+        let expected = match target {
+            Some(target) => ChainQueryVerdict::Rewrite {
+                plugin: p.name.into(),
+                name: target.into(),
+            },
+            None => ChainQueryVerdict::Pass,
+        };
+        assert_eq!(
+            p.query(name, qtype, client),
+            expected,
+            "{name} type {qtype}"
+        );
+    }
     // The same instance pool, then hostile questions and clients.
     p.survives_hostile_input();
 }
