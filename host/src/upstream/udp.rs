@@ -1,5 +1,6 @@
 //! One pooled UDP socket to one upstream: connected, on a port the OS picked at random,
-//! with the pending map of its queries and the task that hands answers to their waiters.
+//! with the pending map of its queries and the task that hands answers to their waiters
+//! (on Linux a batch of them per receive, `recv_batch.rs`).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -7,12 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
+#[cfg(target_os = "linux")]
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
 use super::mailbox::Mailbox;
 use super::pending::{PendingMap, Registration};
+#[cfg(target_os = "linux")]
+use super::recv_batch::{self, RecvBatch};
 use super::wire::{self, Outgoing};
 use crate::metrics::Metrics;
 
@@ -76,6 +81,43 @@ impl UdpChannel {
         self.pending.len()
     }
 
+    /// Hands every answer to its waiter until `shutdown`; answers come in batches,
+    /// one recvmmsg per wakeup.
+    #[cfg(target_os = "linux")]
+    async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
+        use std::os::fd::AsRawFd;
+        let mut batch = RecvBatch::new(recv_batch::SLOTS, RECV_BUFFER);
+        let fd = self.socket.as_raw_fd();
+        // ICMP errors raise only the error readiness, never the read one. (Not
+        // `try_io`: it takes a single interest, a combined one never runs.)
+        let interest = Interest::READABLE | Interest::ERROR;
+        loop {
+            let received = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                r = self.socket.async_io(interest, || batch.recv(fd)) => r,
+            };
+            match received {
+                Ok(n) => {
+                    for i in 0..n {
+                        let (packet, from) = batch.datagram(i);
+                        self.dispatch(packet, from);
+                    }
+                    // Answers arriving back to back never make the socket wait:
+                    // let the exchanges they woke run now and then.
+                    tokio::task::coop::consume_budget().await;
+                }
+                Err(e) => {
+                    if !self.receive_failed(e, &shutdown).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The portable loop: one answer per receive.
+    #[cfg(not(target_os = "linux"))]
     async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
         let mut buf = vec![0u8; RECV_BUFFER];
         loop {
@@ -85,26 +127,37 @@ impl UdpChannel {
                 r = self.socket.recv_from(&mut buf) => r,
             };
             match received {
-                Ok((len, from)) => self.dispatch(&buf[..len], from),
+                Ok((len, from)) => self.dispatch(&buf[..len], Some(from)),
                 Err(e) => {
-                    // ICMP errors on a connected socket name no query: every waiter
-                    // here was sent to the same refusing upstream, so all fail fast.
-                    self.pending.fail_all(e.kind());
-                    if !is_icmp_error(e.kind()) {
-                        tracing::debug!(upstream = %self.label, error = %e, "upstream socket error");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(ERROR_PAUSE) => {}
-                        }
+                    if !self.receive_failed(e, &shutdown).await {
+                        return;
                     }
                 }
             }
         }
     }
 
-    fn dispatch(&self, packet: &[u8], from: SocketAddr) {
+    /// A receive error; false once `shutdown` came while pausing after it.
+    async fn receive_failed(&self, e: io::Error, shutdown: &CancellationToken) -> bool {
+        // ICMP errors on a connected socket name no query: every waiter here was
+        // sent to the same refusing upstream, so all fail fast.
+        self.pending.fail_all(e.kind());
+        if is_icmp_error(e.kind()) {
+            return true;
+        }
+        tracing::debug!(upstream = %self.label, error = %e, "upstream socket error");
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = tokio::time::sleep(ERROR_PAUSE) => true,
+        }
+    }
+
+    fn dispatch(&self, packet: &[u8], from: Option<SocketAddr>) {
         // connect() makes the kernel filter sources already; checked again because it
         // costs nothing and the answer is trusted on the strength of it.
+        let Some(from) = from else {
+            return self.reject(wire::Reject::Mismatch);
+        };
         if from.ip() != self.peer.ip() || from.port() != self.peer.port() {
             self.reject(wire::Reject::Mismatch);
             return;

@@ -184,8 +184,9 @@ impl Batch {
     }
 }
 
-/// The socket address in a kernel-written `sockaddr_storage`.
-fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+/// The socket address in a kernel-written `sockaddr_storage` (also the
+/// upstream sockets' batched receive).
+pub(crate) fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(s.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in, which it is large enough for.

@@ -1,0 +1,175 @@
+//! Several upstream answers per receive: one recvmmsg drains what a burst of
+//! answers left on a pooled socket, where `recv_from` took a syscall each.
+//!
+//! Measured on W2 (200k distinct names, all misses, NSD upstream, blast
+//! `-c 8 -q 128 -b 32`, perf stat on the proxy; `/work/wt/miss2-prof.sh`):
+//! receive syscalls per miss went from 1.13 (1.07 `recvfrom` + 0.06 listener
+//! `recvmmsg`) to 0.25 `recvmmsg` in all. The kernel's per-datagram receive
+//! work stays: in the profile the receive side went from 9.1% to 8.6%.
+//!
+//! Slots are a full datagram wide, so an oversized answer is still seen whole.
+//! They are one zeroed allocation, which the OS maps lazily: only the pages
+//! answers are written to become resident.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+use crate::listener::udp::batch::to_socket_addr;
+
+/// Answers per receive. A miss burst brings a few dozen answers per wakeup; 16
+/// already makes the syscall cheaper than the datagrams it carries.
+pub(crate) const SLOTS: usize = 16;
+
+/// Receive slots and the mmsghdr array pointing into them.
+pub(crate) struct RecvBatch {
+    slot: usize,
+    buf: Box<[u8]>,
+    addr: Box<[libc::sockaddr_storage]>,
+    iov: Box<[libc::iovec]>,
+    hdr: Box<[libc::mmsghdr]>,
+    /// Headers the last receive filled (their lengths need resetting).
+    received: usize,
+}
+
+// SAFETY: the raw pointers inside `iov`/`hdr` point only into heap allocations
+// this `RecvBatch` owns and never reallocates; moving it moves them with it, and
+// nothing is shared, so `Sync` is not claimed.
+unsafe impl Send for RecvBatch {}
+
+impl RecvBatch {
+    /// `count` datagrams of at most `slot` bytes per receive.
+    pub(crate) fn new(count: usize, slot: usize) -> RecvBatch {
+        let count = count.max(1);
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut b = RecvBatch {
+            slot,
+            buf: vec![0; count * slot].into_boxed_slice(),
+            addr: (0..count).map(|_| unsafe { zeroed() }).collect(),
+            iov: (0..count)
+                .map(|_| libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                })
+                .collect(),
+            hdr: (0..count).map(|_| unsafe { zeroed() }).collect(),
+            received: count,
+        };
+        for i in 0..count {
+            b.iov[i].iov_base = b.buf[i * slot..].as_mut_ptr().cast();
+            b.iov[i].iov_len = slot;
+            let h = &mut b.hdr[i].msg_hdr;
+            h.msg_name = (&raw mut b.addr[i]).cast();
+            h.msg_iov = &raw mut b.iov[i];
+            h.msg_iovlen = 1;
+        }
+        b.reset();
+        b
+    }
+
+    /// Receives up to the batch's count without blocking; `WouldBlock` when none
+    /// waits. A socket error (ICMP) is returned once the datagrams before it are taken.
+    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.reset();
+        // SAFETY: every header's name and iov point at live buffers of the sizes
+        // advertised (set in `new`, lengths reset above).
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.hdr.as_mut_ptr(),
+                self.hdr.len() as _,
+                libc::MSG_DONTWAIT as _,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            self.received = self.hdr.len();
+            return Err(io::Error::last_os_error());
+        }
+        self.received = n as usize;
+        Ok(self.received)
+    }
+
+    fn reset(&mut self) {
+        for h in &mut self.hdr[..self.received] {
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as _;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
+        }
+    }
+
+    /// Datagram `i` of the last receive and who sent it (`None`: not IP).
+    pub(crate) fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        let h = &self.hdr[i];
+        let len = (h.msg_len as usize).min(self.slot);
+        let start = i * self.slot;
+        (&self.buf[start..start + len], to_socket_addr(&self.addr[i]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn one_receive_takes_a_burst_with_its_senders() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = RecvBatch::new(4, 2048);
+        let err = batch.recv(s.as_raw_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        for q in [&b"a1"[..], b"b22", &[9u8; 1500]] {
+            c.send_to(q, s.local_addr().unwrap()).unwrap();
+        }
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 3);
+        let from = Some(c.local_addr().unwrap());
+        assert_eq!(batch.datagram(0), (&b"a1"[..], from));
+        assert_eq!(batch.datagram(1), (&b"b22"[..], from));
+        assert_eq!(batch.datagram(2), (&[9u8; 1500][..], from));
+    }
+
+    #[test]
+    fn a_full_batch_leaves_the_rest_for_the_next_receive() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for q in [b"1", b"2", b"3"] {
+            c.send_to(q, s.local_addr().unwrap()).unwrap();
+        }
+        let mut batch = RecvBatch::new(2, 64);
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
+        assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 1);
+        assert_eq!(batch.datagram(0).0, b"3");
+    }
+
+    #[test]
+    fn an_icmp_error_surfaces_on_a_connected_socket() {
+        // A port nobody listens on: the send draws an ICMP port unreachable.
+        let gone = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead = gone.local_addr().unwrap();
+        drop(gone);
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.connect(dead).unwrap();
+        s.send(b"q").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let mut batch = RecvBatch::new(2, 64);
+        let mut kind = io::ErrorKind::WouldBlock;
+        for _ in 0..100 {
+            match batch.recv(s.as_raw_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(e) => {
+                    kind = e.kind();
+                    break;
+                }
+                Ok(n) => panic!("{n} datagrams from nowhere"),
+            }
+        }
+        assert_eq!(kind, io::ErrorKind::ConnectionRefused);
+    }
+}
