@@ -32,6 +32,7 @@
 //! | [`upstream`] | upstream exchanges |
 //! | [`acl`] | client networks allowed to query |
 //! | [`buffer`] | pooled packet buffers |
+//! | `mmsg` | batched datagram receive (recvmmsg) for the listener and the upstream sockets |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`admin`] | admin HTTP endpoint |
 //! | [`logging`] | tracing set-up, rate-limited security events |
@@ -50,6 +51,8 @@ pub mod dns;
 pub mod listener;
 pub mod logging;
 pub mod metrics;
+#[cfg(target_os = "linux")]
+pub(crate) mod mmsg;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;

@@ -8,7 +8,7 @@
 //! its answer is sent by the task that resolved it.
 
 #[cfg(target_os = "linux")]
-pub(crate) mod batch;
+mod batch;
 #[cfg(target_os = "linux")]
 mod batched;
 

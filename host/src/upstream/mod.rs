@@ -12,7 +12,6 @@
 //! | `health.rs` | one upstream's SRTT and circuit breaker |
 //! | `probe.rs` | active health checks and half-open probes |
 //! | `udp.rs` | one connected UDP socket and its receive task |
-//! | `recv_batch.rs` | several answers per receive (recvmmsg) on a pooled socket |
 //! | `pending.rs` | queries waiting on a socket, by random ID |
 //! | `mailbox.rs` | where answers to one exchange's attempts are left for it |
 //! | `tcp_pool.rs` | one upstream's TCP connections, opened lazily, reopened once closed |
@@ -28,8 +27,6 @@ mod mailbox;
 mod pending;
 mod pool;
 mod probe;
-#[cfg(target_os = "linux")]
-mod recv_batch;
 mod server;
 mod strategy;
 mod tcp;

@@ -1,16 +1,17 @@
 //! A recvmmsg/sendmmsg batch: up to `capacity` datagrams in and their answers out per syscall.
 //!
 //! A [`Batch`] owns every buffer, address and header the two syscalls need, for
-//! the whole life of a receive loop, so a batch allocates nothing. Receive slots
-//! are fixed-size pieces of one allocation; each answer has its own `Vec` (the
-//! handler writes it), and an answer is sent to the address the kernel wrote for
-//! its query, in place, with no conversion. The headers are filled once; only the
-//! lengths the kernel overwrites are reset per call.
+//! the whole life of a receive loop, so a batch allocates nothing. The receive
+//! half is a [`RecvBatch`] (shared with the upstream sockets); each answer has
+//! its own `Vec` (the handler writes it), and an answer is sent to the address
+//! the kernel wrote for its query, in place, with no conversion.
 
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::mem::zeroed;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
+
+use crate::mmsg::{to_socket_addr, RecvBatch};
 
 /// One received datagram, as the handler sees it.
 pub struct Datagram<'a> {
@@ -21,15 +22,9 @@ pub struct Datagram<'a> {
     pub truncated: bool,
 }
 
-/// Receive slots, answer buffers and the mmsghdr arrays pointing into them.
+/// Receive slots, answer buffers and the sendmmsg headers pointing into them.
 pub struct Batch {
-    slot: usize,
-    rx_buf: Box<[u8]>,
-    rx_addr: Box<[libc::sockaddr_storage]>,
-    rx_iov: Box<[libc::iovec]>,
-    rx_hdr: Box<[libc::mmsghdr]>,
-    /// Datagrams the last `recv` filled in.
-    received: usize,
+    rx: RecvBatch,
     answers: Box<[Vec<u8>]>,
     tx_iov: Box<[libc::iovec]>,
     tx_hdr: Box<[libc::mmsghdr]>,
@@ -46,88 +41,43 @@ unsafe impl Send for Batch {}
 impl Batch {
     /// `capacity` datagrams of at most `slot` bytes each per receive.
     pub fn new(capacity: usize, slot: usize) -> Batch {
-        let capacity = capacity.max(1);
-        // SAFETY: all-zero is a valid value of these plain C structs.
-        let zero_addr = || unsafe { zeroed::<libc::sockaddr_storage>() };
-        let zero_iov = || libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        };
-        let zero_hdr = || unsafe { zeroed::<libc::mmsghdr>() };
+        let rx = RecvBatch::new(capacity, slot);
+        let capacity = rx.capacity();
         let mut b = Batch {
-            slot,
-            rx_buf: vec![0; capacity * slot].into_boxed_slice(),
-            rx_addr: (0..capacity).map(|_| zero_addr()).collect(),
-            rx_iov: (0..capacity).map(|_| zero_iov()).collect(),
-            rx_hdr: (0..capacity).map(|_| zero_hdr()).collect(),
-            received: capacity, // every header gets its lengths set below
+            rx,
             answers: (0..capacity).map(|_| Vec::with_capacity(slot)).collect(),
-            tx_iov: (0..capacity).map(|_| zero_iov()).collect(),
-            tx_hdr: (0..capacity).map(|_| zero_hdr()).collect(),
+            tx_iov: (0..capacity)
+                .map(|_| libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                })
+                .collect(),
+            // SAFETY: all-zero is a valid value of this plain C struct.
+            tx_hdr: (0..capacity).map(|_| unsafe { zeroed() }).collect(),
             queued: 0,
         };
         for i in 0..capacity {
-            b.rx_iov[i].iov_base = b.rx_buf[i * slot..].as_mut_ptr().cast();
-            b.rx_iov[i].iov_len = slot;
-            let h = &mut b.rx_hdr[i].msg_hdr;
-            h.msg_name = (&raw mut b.rx_addr[i]).cast();
-            h.msg_iov = &raw mut b.rx_iov[i];
-            h.msg_iovlen = 1;
             let h = &mut b.tx_hdr[i].msg_hdr;
             h.msg_iov = &raw mut b.tx_iov[i];
             h.msg_iovlen = 1;
         }
-        b.reset_rx();
         b
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.rx_hdr.len()
     }
 
     /// Receives up to `capacity` datagrams without blocking (one recvmmsg).
     /// `WouldBlock` when none is waiting. Drops the previous batch's answers.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         self.queued = 0;
-        self.reset_rx();
-        // SAFETY: `rx_hdr` holds `capacity` headers whose name/iov pointers target
-        // live buffers of the advertised sizes (set up in `new`, reset above).
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.rx_hdr.as_mut_ptr(),
-                self.rx_hdr.len() as _,
-                libc::MSG_DONTWAIT as _,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            // Which headers the kernel touched is unknown: reset them all next time.
-            self.received = self.capacity();
-            return Err(io::Error::last_os_error());
-        }
-        self.received = n as usize;
-        Ok(self.received)
-    }
-
-    /// The kernel overwrites the name length and flags of every header it fills.
-    fn reset_rx(&mut self) {
-        for h in &mut self.rx_hdr[..self.received] {
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as _;
-            h.msg_hdr.msg_flags = 0;
-            h.msg_len = 0;
-        }
+        self.rx.recv(fd)
     }
 
     /// Datagram `i` of the last receive and the empty buffer for the next answer.
     pub fn datagram(&mut self, i: usize) -> (Datagram<'_>, &mut Vec<u8>) {
-        let h = &self.rx_hdr[i];
-        let len = (h.msg_len as usize).min(self.slot);
-        let start = i * self.slot;
+        let (packet, peer) = self.rx.datagram(i);
         let datagram = Datagram {
-            packet: &self.rx_buf[start..start + len],
-            peer: to_socket_addr(&self.rx_addr[i]),
-            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+            packet,
+            peer,
+            truncated: self.rx.truncated(i),
         };
         let out = &mut self.answers[self.queued];
         out.clear();
@@ -136,11 +86,11 @@ impl Batch {
 
     /// Queues the answer just written by [`Batch::datagram`] to datagram `i`'s sender.
     pub fn queue(&mut self, i: usize) {
-        let namelen = self.rx_hdr[i].msg_hdr.msg_namelen;
-        let h = &mut self.tx_hdr[self.queued].msg_hdr;
         // Answers go to the address the kernel wrote for the query: it stays
         // untouched until the next `recv`, which comes after the whole send.
-        h.msg_name = (&raw mut self.rx_addr[i]).cast();
+        let (name, namelen) = self.rx.sender(i);
+        let h = &mut self.tx_hdr[self.queued].msg_hdr;
+        h.msg_name = name;
         h.msg_namelen = namelen;
         self.queued += 1;
     }
@@ -152,7 +102,7 @@ impl Batch {
     /// The address answer `j` goes to (logging).
     pub fn answer_peer(&self, j: usize) -> Option<SocketAddr> {
         let name = self.tx_hdr[j].msg_hdr.msg_name;
-        // SAFETY: `queue` pointed it at an element of `rx_addr`.
+        // SAFETY: `queue` pointed it at a sockaddr_storage of the receive batch.
         to_socket_addr(unsafe { &*name.cast::<libc::sockaddr_storage>() })
     }
 
@@ -181,27 +131,6 @@ impl Batch {
             return Err(io::Error::last_os_error());
         }
         Ok(n as usize)
-    }
-}
-
-/// The socket address in a kernel-written `sockaddr_storage` (also the
-/// upstream sockets' batched receive).
-pub(crate) fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match i32::from(s.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in, which it is large enough for.
-            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: as above, for sockaddr_in6.
-            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
-            let port = u16::from_be(a.sin6_port);
-            Some(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id).into())
-        }
-        _ => None,
     }
 }
 
