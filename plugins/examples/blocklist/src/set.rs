@@ -55,20 +55,14 @@ impl NameTable {
             return false;
         }
         let hash = hash_bytes(name);
-        let tag = hash >> 32;
-        let mut i = self.home(hash);
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                self.slots[i] = tag << 32 | u64::from(offset);
+        match self.locate(arena, name, hash) {
+            Ok(_) => false,
+            Err(empty) => {
+                self.slots[empty] = (hash >> 32) << 32 | u64::from(offset);
                 self.len += 1;
                 self.label_counts |= label_bit(name);
-                return true;
+                true
             }
-            if slot >> 32 == tag && stored_name_is(arena, slot, name) {
-                return false;
-            }
-            i = self.next(i);
         }
     }
 
@@ -99,16 +93,21 @@ impl NameTable {
     }
 
     fn probe(&self, arena: &[u8], name: &[u8]) -> bool {
-        let hash = hash_bytes(name);
+        self.locate(arena, name, hash_bytes(name)).is_ok()
+    }
+
+    /// Where `name` (hashing to `hash`) is: `Ok(slot)` when present, else
+    /// `Err(slot)`, the empty slot that ended the probe (where it would go).
+    fn locate(&self, arena: &[u8], name: &[u8], hash: u64) -> Result<usize, usize> {
         let tag = hash >> 32;
         let mut i = self.home(hash);
         loop {
             let slot = self.slots[i];
             if slot == 0 {
-                return false;
+                return Err(i);
             }
             if slot >> 32 == tag && stored_name_is(arena, slot, name) {
-                return true;
+                return Ok(i);
             }
             i = self.next(i);
         }
