@@ -362,24 +362,18 @@ mod question_view_tests {
     use super::*;
 
     fn query(name: &str) -> Vec<u8> {
-        let mut q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        for label in name.split('.') {
-            q.push(label.len() as u8);
-            q.extend_from_slice(label.as_bytes());
-        }
-        q.extend_from_slice(&[0, 0, 28, 0, 1]);
-        q
+        crate::dns::testutil::query(1, name, hickory_proto::rr::RecordType::AAAA, None, false)
     }
 
     #[test]
     fn recycled_name_buffer_is_reused_and_cleared() {
-        let long = query("WWW.Some-Long.Example.COM");
+        let long = query("WWW.Some-Long.Example.COM.");
         let v = question_view(&dns::parse_query(&long).unwrap(), &long);
         assert_eq!(v.name, "www.some-long.example.com");
         assert_eq!((v.qtype, v.qclass), (28, 1));
         let buffer = v.name.as_ptr();
         recycle(v);
-        let short = query("a.b");
+        let short = query("a.b.");
         let v = question_view(&dns::parse_query(&short).unwrap(), &short);
         assert_eq!(v.name, "a.b");
         assert_eq!(v.name.as_ptr(), buffer, "no new allocation");
