@@ -185,8 +185,7 @@ impl Cache {
                 && r.expires() - second <= r.lifetime() / 10
                 && record.start_refresh();
             let r = record.read();
-            held.clear();
-            held.extend_from_slice(r.data());
+            r.copy_data(held);
             Some(Found {
                 meta: r.meta(self.entries.epoch()),
                 refresh,
@@ -230,8 +229,7 @@ impl Cache {
             .with(self.entries.hash(parts), parts, |record| {
                 let r = record.read();
                 (second.saturating_sub(r.expires()) < window).then(|| {
-                    held.clear();
-                    held.extend_from_slice(r.data());
+                    r.copy_data(held);
                     r.meta(self.entries.epoch())
                 })
             })??;

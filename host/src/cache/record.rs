@@ -1,22 +1,23 @@
 //! The byte layout of one cached answer in a shard's [`Ring`](super::ring): a
-//! 17-byte header, then the answer's own bytes ([`Answer::data`]: the message,
-//! then its TTL offsets).
+//! 15-byte header, then the answer's own bytes ([`Answer::data`]: the message,
+//! then its TTL offsets) less the message ID and QDCOUNT, which are the same
+//! for every answer (a zero ID, one question) and are put back on the way out.
 //!
 //! Nothing else is stored per entry: the key is the stored question (name
-//! lower-cased at insert, QTYPE, QCLASS) plus the flags byte, and the time is
-//! whole seconds since the store's epoch. So an entry costs its answer plus 17
-//! bytes and ~7 bytes of index, instead of two heap blocks and a slot.
+//! lower-cased at insert, QTYPE, QCLASS) plus the flags bits, and the time is
+//! whole seconds since the store's epoch. So an entry costs its answer plus 11
+//! bytes and ~6 bytes of index, instead of two heap blocks and a slot.
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 2 | record length (little-endian, as the ring requires) |
-//! | 2 | 1 | state bits: live, used, refreshing, hits (0–3) |
-//! | 3 | 1 | key flags (DO/CD) |
-//! | 4 | 1 | upper RCODE bits |
-//! | 5 | 2 | message length |
-//! | 7 | 2 | end of the question in the message |
-//! | 9 | 4 | lifetime (seconds) |
-//! | 13 | 4 | stored at (whole seconds since the epoch, rounded down) |
+//! | 2 | 1 | state: live, used, refreshing, hits (0–3), key flags (DO/CD) |
+//! | 3 | 1 | upper RCODE bits |
+//! | 4 | 2 | message length |
+//! | 6 | 1 | question name length |
+//! | 7 | 4 | lifetime (seconds) |
+//! | 11 | 4 | stored at (whole seconds since the epoch, rounded down) |
+//! | 15 | … | message from byte 2 without bytes 4–5, then the TTL offsets |
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -24,13 +25,16 @@ use std::time::{Duration, Instant};
 use crate::dns::{Answer, AnswerMeta, HEADER_LEN};
 
 const STATE: usize = 2;
-const FLAGS: usize = 3;
-const EXT_RCODE: usize = 4;
-const WIRE_LEN: usize = 5;
-const QUESTION_END: usize = 7;
-const LIFETIME: usize = 9;
-const STORED: usize = 13;
-pub(super) const HEADER: usize = 17;
+const EXT_RCODE: usize = 3;
+const WIRE_LEN: usize = 4;
+const NAME_LEN: usize = 6;
+const LIFETIME: usize = 7;
+const STORED: usize = 11;
+pub(super) const HEADER: usize = 15;
+/// Message bytes not stored: the ID (0..2) and QDCOUNT (4..6).
+const ELIDED: usize = 4;
+/// Where the question name starts in the stored body (offset 12 in the message).
+const NAME_AT: usize = HEADER + HEADER_LEN - ELIDED;
 /// Largest record kept: 16 KiB. Bigger answers (TCP only, rare) are served
 /// but not cached, so one never crowds out hundreds of ordinary ones.
 pub(super) const MAX_RECORD: usize = 16 * 1024;
@@ -44,27 +48,32 @@ pub(super) const USED: u8 = 0x02;
 const REFRESHING: u8 = 0x04;
 const HITS_SHIFT: u8 = 3;
 const HITS_MAX: u8 = 3;
+/// The key's flags byte (DO = 1, CD = 2) lives in the top bits.
+const FLAGS_SHIFT: u8 = 5;
+const FLAGS_MASK: u8 = 0x03;
 
 /// The record for `answer` stored under `flags` at `stored` (seconds since the
 /// epoch), with its question name lower-cased; `None` when over [`MAX_RECORD`].
 pub(super) fn encode(answer: &Answer, flags: u8, stored: u32, out: &mut Vec<u8>) -> Option<()> {
     let data = answer.data();
-    let len = HEADER + data.len();
-    if len > MAX_RECORD {
+    let len = HEADER + data.len() - ELIDED;
+    let meta = answer.meta();
+    let name_len =
+        u8::try_from(usize::from(meta.question_end).checked_sub(HEADER_LEN + 4)?).ok()?;
+    if len > MAX_RECORD || flags & !FLAGS_MASK != 0 {
         return None;
     }
-    let meta = answer.meta();
     out.clear();
     out.extend_from_slice(&(len as u16).to_le_bytes());
-    out.extend_from_slice(&[LIVE, flags, meta.ext_rcode]);
+    out.extend_from_slice(&[LIVE | flags << FLAGS_SHIFT, meta.ext_rcode]);
     out.extend_from_slice(&meta.wire_len.to_le_bytes());
-    out.extend_from_slice(&meta.question_end.to_le_bytes());
+    out.push(name_len);
     out.extend_from_slice(&meta.lifetime.to_le_bytes());
     out.extend_from_slice(&stored.to_le_bytes());
-    out.extend_from_slice(data);
-    let name_end = HEADER + usize::from(meta.question_end) - 4;
+    out.extend_from_slice(data.get(2..4)?);
+    out.extend_from_slice(data.get(6..)?);
     // An uncompressed name: length octets are ≤ 63, below b'A'.
-    out[HEADER + HEADER_LEN..name_end].make_ascii_lowercase();
+    out[NAME_AT..NAME_AT + usize::from(name_len)].make_ascii_lowercase();
     Some(())
 }
 
@@ -116,16 +125,26 @@ impl<'a> Record<'a> {
         self.stored().saturating_add(self.lifetime())
     }
 
-    /// The answer's bytes, as [`Answer::data`] gave them.
-    pub(super) fn data(&self) -> &'a [u8] {
-        &self.0[HEADER..]
+    /// Writes the answer's bytes, as [`Answer::data`] gave them (ID zero), into `out`.
+    pub(super) fn copy_data(&self, out: &mut Vec<u8>) {
+        let body = &self.0[HEADER..];
+        out.clear();
+        out.reserve(body.len() + ELIDED);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&body[..2]);
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&body[2..]);
+    }
+
+    fn flags(&self) -> u8 {
+        (self.state() >> FLAGS_SHIFT) & FLAGS_MASK
     }
 
     /// What rebuilds the answer over a copy of [`Record::data`].
     pub(super) fn meta(&self, epoch: Instant) -> AnswerMeta {
         AnswerMeta {
             wire_len: self.u16_at(WIRE_LEN),
-            question_end: self.u16_at(QUESTION_END),
+            question_end: (HEADER_LEN + usize::from(self.0[NAME_LEN]) + 4) as u16,
             ext_rcode: self.0[EXT_RCODE],
             lifetime: self.lifetime(),
             stored_at: epoch + Duration::from_secs(self.stored().into()),
@@ -134,27 +153,26 @@ impl<'a> Record<'a> {
 
     /// The stored question: lower-cased name, QTYPE and QCLASS.
     fn question(&self) -> (&'a [u8], &'a [u8]) {
-        let end = HEADER + usize::from(self.u16_at(QUESTION_END));
-        let question = &self.0[HEADER + HEADER_LEN..end];
-        question.split_at(question.len() - 4)
+        let name_end = NAME_AT + usize::from(self.0[NAME_LEN]);
+        (&self.0[NAME_AT..name_end], &self.0[name_end..name_end + 4])
     }
 
     /// Its key's parts: lower-cased name, QTYPE and QCLASS, flags.
     pub(super) fn key(&self) -> (&'a [u8], &'a [u8], u8) {
         let (name, type_class) = self.question();
-        (name, type_class, self.0[FLAGS])
+        (name, type_class, self.flags())
     }
 
     /// Whether this is the answer for the key with these parts.
     pub(super) fn answers(&self, flags: u8, type_class: &[u8], name: &[u8]) -> bool {
         let (stored_name, stored_type_class) = self.question();
-        self.0[FLAGS] == flags && stored_type_class == type_class && stored_name == name
+        self.flags() == flags && stored_type_class == type_class && stored_name == name
     }
 
     /// The hash of its key (see [`key_hash`]).
     pub(super) fn hash(&self, keys: &impl BuildHasher) -> u64 {
         let (name, type_class) = self.question();
-        key_hash(keys, self.0[FLAGS], type_class, name)
+        key_hash(keys, self.flags(), type_class, name)
     }
 }
 
@@ -177,8 +195,8 @@ impl RecordMut<'_> {
     /// A record just (re)stored: live, used as given, no refresh running,
     /// hits as they were.
     pub(super) fn reset(&mut self, used: bool) {
-        let hits = self.0[STATE] & (HITS_MAX << HITS_SHIFT);
-        self.0[STATE] = hits | LIVE | if used { USED } else { 0 };
+        let kept = self.0[STATE] & (HITS_MAX << HITS_SHIFT | FLAGS_MASK << FLAGS_SHIFT);
+        self.0[STATE] = kept | LIVE | if used { USED } else { 0 };
     }
 
     pub(super) fn kill(&mut self) {
@@ -240,7 +258,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode(&answer, 0x01, 2, &mut bytes).unwrap();
         let record = Record(&bytes);
-        assert_eq!(bytes.len(), HEADER + answer.data().len());
+        assert_eq!(bytes.len(), HEADER + answer.data().len() - ELIDED);
         assert_eq!(usize::from(record.u16_at(0)), bytes.len());
         assert!(record.live() && !record.used());
         let meta = record.meta(epoch);
@@ -249,7 +267,16 @@ mod tests {
             epoch + Duration::from_secs(2),
             "whole seconds"
         );
-        let back = AnswerRef::from_parts(record.data(), meta).unwrap();
+        let mut held = Vec::new();
+        record.copy_data(&mut held);
+        assert_eq!(held.len(), answer.data().len());
+        assert_eq!(held[..2], [0, 0], "no ID stored");
+        assert_eq!(
+            held[2..HEADER_LEN],
+            answer.data()[2..HEADER_LEN],
+            "the rest of the header"
+        );
+        let back = AnswerRef::from_parts(&held, meta).unwrap();
         assert_eq!(back.rcode(), answer.rcode());
         assert_eq!(back.lifetime(), 300);
         assert_eq!(record.expires(), 302);

@@ -121,7 +121,7 @@ impl<'a> AnswerRef<'a> {
     pub fn from_parts(data: &'a [u8], meta: AnswerMeta) -> Option<AnswerRef<'a>> {
         let wire_len = usize::from(meta.wire_len);
         let fits = wire_len <= data.len()
-            && (data.len() - wire_len) % 2 == 0
+            && (data.len() - wire_len).is_multiple_of(2)
             && HEADER_LEN <= usize::from(meta.question_end)
             && usize::from(meta.question_end) <= wire_len;
         fits.then_some(Answer {
