@@ -88,7 +88,11 @@ fn components(c: &mut Criterion) {
     c.bench_function("cache_get", |b| {
         let key = CacheKey::new(&parsed, &packet);
         let mut held = Vec::with_capacity(4096);
-        b.iter(|| cache.get(black_box(&key), Instant::now(), &mut held).is_some())
+        b.iter(|| {
+            cache
+                .get(black_box(&key), Instant::now(), &mut held)
+                .is_some()
+        })
     });
     c.bench_function("cache_insert", |b| {
         let wire = upstream_answer();

@@ -13,8 +13,7 @@
 //! Entries die with their answer's lifetime plus the serve-stale window (the
 //! store evicts dead ones first and sweeps them when counted); `get` returns only
 //! fresh answers, `get_stale` also expired ones still inside the window (RFC
-//! 8767). Time is kept to the whole second, rounded so answers age early, never
-//! late. With prefetch on, a hit on an entry hit before and in the last tenth
+//! 8767). Time is kept to 1/256 s, rounded so answers age early, never late. With prefetch on, a hit on an entry hit before and in the last tenth
 //! of its lifetime queues a [`Refresh`] (bounded; dropped when full) for the
 //! pipeline's prefetch worker, so popular names are renewed before they expire.
 
@@ -170,11 +169,11 @@ impl Cache {
     ) -> Option<AnswerRef<'h>> {
         let parts = Key::new(key.as_bytes())?;
         let hash = self.entries.hash(parts);
-        let second = self.entries.seconds(now);
+        let now = self.entries.ticks(now);
         let prefetch = self.refreshes.is_some();
         let found = self.entries.with(hash, parts, |mut record| {
             let r = record.read();
-            if second >= r.expires() {
+            if now >= r.expires() {
                 return None;
             }
             let hits = record.hit();
@@ -182,7 +181,7 @@ impl Cache {
             // A popular entry in the last tenth of its lifetime; one refresh at a time.
             let refresh = prefetch
                 && hits >= MIN_HITS
-                && r.expires() - second <= r.lifetime() / 10
+                && r.expires() - now <= r.lifetime_ticks() / 10
                 && record.start_refresh();
             let r = record.read();
             r.copy_data(held);
@@ -223,12 +222,12 @@ impl Cache {
             return None;
         }
         let parts = Key::new(key.as_bytes())?;
-        let (second, window) = (self.entries.seconds(now), self.entries.stale_seconds());
+        let (now, window) = (self.entries.ticks(now), self.entries.stale_ticks());
         let meta = self
             .entries
             .with(self.entries.hash(parts), parts, |record| {
                 let r = record.read();
-                (second.saturating_sub(r.expires()) < window).then(|| {
+                (now.saturating_sub(r.expires()) < window).then(|| {
                     r.copy_data(held);
                     r.meta(self.entries.epoch())
                 })
@@ -245,7 +244,7 @@ impl Cache {
         if answer.lifetime() == 0 {
             return false;
         }
-        let stored = self.entries.seconds(answer.meta().stored_at);
+        let stored = self.entries.ticks(answer.meta().stored_at);
         let mut bytes = Vec::new();
         if record::encode(answer, key.flags(), stored, &mut bytes).is_none() {
             return false;

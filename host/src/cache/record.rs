@@ -1,12 +1,12 @@
 //! The byte layout of one cached answer in a shard's [`Ring`](super::ring): a
-//! 15-byte header, then the answer's own bytes ([`Answer::data`]: the message,
+//! 16-byte header, then the answer's own bytes ([`Answer::data`]: the message,
 //! then its TTL offsets) less the message ID and QDCOUNT, which are the same
 //! for every answer (a zero ID, one question) and are put back on the way out.
 //!
 //! Nothing else is stored per entry: the key is the stored question (name
 //! lower-cased at insert, QTYPE, QCLASS) plus the flags bits, and the time is
-//! whole seconds since the store's epoch. So an entry costs its answer plus 11
-//! bytes and ~6 bytes of index, instead of two heap blocks and a slot.
+//! [ticks](TICKS_PER_SEC) since the store's epoch. So an entry costs its answer
+//! plus 12 bytes and ~6 bytes of index, instead of two heap blocks and a slot.
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -16,8 +16,8 @@
 //! | 4 | 2 | message length |
 //! | 6 | 1 | question name length |
 //! | 7 | 4 | lifetime (seconds) |
-//! | 11 | 4 | stored at (whole seconds since the epoch, rounded down) |
-//! | 15 | … | message from byte 2 without bytes 4–5, then the TTL offsets |
+//! | 11 | 5 | stored at: whole seconds since the epoch, then 1/256ths (rounded down) |
+//! | 16 | … | message from byte 2 without bytes 4–5, then the TTL offsets |
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -30,7 +30,11 @@ const WIRE_LEN: usize = 4;
 const NAME_LEN: usize = 6;
 const LIFETIME: usize = 7;
 const STORED: usize = 11;
-pub(super) const HEADER: usize = 15;
+const STORED_FRACTION: usize = 15;
+pub(super) const HEADER: usize = 16;
+/// Time unit of the cache: 1/256 s, fine enough that short TTLs (and the last
+/// tenth of them, for prefetch) are kept to within 4 ms, and a `u32` of whole
+/// seconds plus a byte of fraction per record.
 /// Message bytes not stored: the ID (0..2) and QDCOUNT (4..6).
 const ELIDED: usize = 4;
 /// Where the question name starts in the stored body (offset 12 in the message).
@@ -52,9 +56,21 @@ const HITS_MAX: u8 = 3;
 const FLAGS_SHIFT: u8 = 5;
 const FLAGS_MASK: u8 = 0x03;
 
-/// The record for `answer` stored under `flags` at `stored` (seconds since the
+pub(super) const TICKS_PER_SEC: u64 = 256;
+
+/// `d` in ticks, rounded down.
+pub(super) fn ticks(d: Duration) -> u64 {
+    d.as_secs() * TICKS_PER_SEC + u64::from(d.subsec_nanos()) * TICKS_PER_SEC / 1_000_000_000
+}
+
+fn duration(ticks: u64) -> Duration {
+    Duration::from_secs(ticks / TICKS_PER_SEC)
+        + Duration::from_nanos(ticks % TICKS_PER_SEC * 1_000_000_000 / TICKS_PER_SEC)
+}
+
+/// The record for `answer` stored under `flags` at `stored` (ticks since the
 /// epoch), with its question name lower-cased; `None` when over [`MAX_RECORD`].
-pub(super) fn encode(answer: &Answer, flags: u8, stored: u32, out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn encode(answer: &Answer, flags: u8, stored: u64, out: &mut Vec<u8>) -> Option<()> {
     let data = answer.data();
     let len = HEADER + data.len() - ELIDED;
     let meta = answer.meta();
@@ -69,7 +85,9 @@ pub(super) fn encode(answer: &Answer, flags: u8, stored: u32, out: &mut Vec<u8>)
     out.extend_from_slice(&meta.wire_len.to_le_bytes());
     out.push(name_len);
     out.extend_from_slice(&meta.lifetime.to_le_bytes());
-    out.extend_from_slice(&stored.to_le_bytes());
+    let seconds = u32::try_from(stored / TICKS_PER_SEC).unwrap_or(u32::MAX);
+    out.extend_from_slice(&seconds.to_le_bytes());
+    out.push((stored % TICKS_PER_SEC) as u8);
     out.extend_from_slice(data.get(2..4)?);
     out.extend_from_slice(data.get(6..)?);
     // An uncompressed name: length octets are ≤ 63, below b'A'.
@@ -116,13 +134,18 @@ impl<'a> Record<'a> {
         self.u32_at(LIFETIME)
     }
 
-    pub(super) fn stored(&self) -> u32 {
-        self.u32_at(STORED)
+    /// When it was stored, in ticks since the epoch.
+    pub(super) fn stored(&self) -> u64 {
+        u64::from(self.u32_at(STORED)) * TICKS_PER_SEC + u64::from(self.0[STORED_FRACTION])
     }
 
-    /// First second it is expired.
-    pub(super) fn expires(&self) -> u32 {
-        self.stored().saturating_add(self.lifetime())
+    pub(super) fn lifetime_ticks(&self) -> u64 {
+        u64::from(self.lifetime()) * TICKS_PER_SEC
+    }
+
+    /// First tick at which it is expired.
+    pub(super) fn expires(&self) -> u64 {
+        self.stored() + self.lifetime_ticks()
     }
 
     /// Writes the answer's bytes, as [`Answer::data`] gave them (ID zero), into `out`.
@@ -147,7 +170,7 @@ impl<'a> Record<'a> {
             question_end: (HEADER_LEN + usize::from(self.0[NAME_LEN]) + 4) as u16,
             ext_rcode: self.0[EXT_RCODE],
             lifetime: self.lifetime(),
-            stored_at: epoch + Duration::from_secs(self.stored().into()),
+            stored_at: epoch + duration(self.stored()),
         }
     }
 
@@ -256,17 +279,16 @@ mod tests {
         let epoch = Instant::now();
         let answer = answer("WwW.Example.", epoch + Duration::from_millis(2500));
         let mut bytes = Vec::new();
-        encode(&answer, 0x01, 2, &mut bytes).unwrap();
+        // 2.5 s and a bit: 640 ticks and a fraction, stored as 640.
+        let stored = ticks(Duration::from_millis(2501));
+        assert_eq!(stored, 640);
+        encode(&answer, 0x01, stored, &mut bytes).unwrap();
         let record = Record(&bytes);
         assert_eq!(bytes.len(), HEADER + answer.data().len() - ELIDED);
         assert_eq!(usize::from(record.u16_at(0)), bytes.len());
         assert!(record.live() && !record.used());
         let meta = record.meta(epoch);
-        assert_eq!(
-            meta.stored_at,
-            epoch + Duration::from_secs(2),
-            "whole seconds"
-        );
+        assert_eq!(meta.stored_at, epoch + Duration::from_millis(2500));
         let mut held = Vec::new();
         record.copy_data(&mut held);
         assert_eq!(held.len(), answer.data().len());
@@ -279,7 +301,7 @@ mod tests {
         let back = AnswerRef::from_parts(&held, meta).unwrap();
         assert_eq!(back.rcode(), answer.rcode());
         assert_eq!(back.lifetime(), 300);
-        assert_eq!(record.expires(), 302);
+        assert_eq!(record.expires(), 640 + 300 * TICKS_PER_SEC);
         // The name is lower-cased in the record, not in the answer.
         assert_eq!(&back.question()[..4], b"\x03www");
         assert_eq!(&answer.question()[..4], b"\x03WwW");

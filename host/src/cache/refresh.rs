@@ -163,7 +163,7 @@ mod tests {
         let q = testutil::query(1, "once.example.", RecordType::A, None, false);
         cache.insert(&key(&q), &answer("once.example.", 10, now));
         assert!(cache
-            .get(&key(&q), now + Duration::from_secs(9), &mut Vec::new())
+            .get(&key(&q), now + Duration::from_millis(9500), &mut Vec::new())
             .is_some());
         assert!(queue.try_recv().is_err());
     }

@@ -21,8 +21,8 @@
 //! start unused, so a flood of one-off names cycles through the log while names
 //! asked again survive a full turn.
 //!
-//! Time is whole seconds since the store's epoch (kept across rebuilds), rounded
-//! down when stored: an answer ages at most a second early, never late.
+//! Time is [ticks](record::TICKS_PER_SEC) since the store's epoch (kept across
+//! rebuilds), rounded down when stored: an answer ages a few ms early, never late.
 
 use std::hash::RandomState;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -50,9 +50,9 @@ pub(super) struct Store {
     shards: Box<[Mutex<Shard>]>,
     /// Entries one shard may hold.
     per_shard: usize,
-    /// Whole seconds past expiry an entry still counts (serve-stale), rounded up.
-    stale: u32,
-    /// Time zero for the records' seconds.
+    /// Ticks past expiry an entry still counts (serve-stale), rounded up.
+    stale: u64,
+    /// Time zero for the records' ticks.
     epoch: Instant,
     /// The cache's secret hash key (records are re-hashed when moved).
     keys: RandomState,
@@ -103,13 +103,15 @@ impl Store {
         let ring = per_shard
             .saturating_mul(RING_BYTES_PER_ENTRY)
             .max(4 * MAX_RECORD);
-        let stale = stale.as_secs() + u64::from(stale.subsec_nanos() > 0);
+        // Rounded up: an entry is never taken for dead before it is.
+        let stale = (stale.as_nanos() * u128::from(record::TICKS_PER_SEC)).div_ceil(1_000_000_000);
+        let stale = u64::try_from(stale).unwrap_or(u64::MAX);
         Store {
             shards: (0..shards)
                 .map(|_| Mutex::new(Shard::new(per_shard, ring)))
                 .collect(),
             per_shard,
-            stale: u32::try_from(stale).unwrap_or(u32::MAX),
+            stale,
             epoch,
             keys,
         }
@@ -127,14 +129,13 @@ impl Store {
         record::key_hash(&self.keys, key.flags, key.type_class, key.name)
     }
 
-    /// Whole seconds since the epoch at `now`, rounded down.
-    pub(super) fn seconds(&self, now: Instant) -> u32 {
-        let secs = now.saturating_duration_since(self.epoch).as_secs();
-        u32::try_from(secs).unwrap_or(u32::MAX)
+    /// Ticks since the epoch at `now`, rounded down.
+    pub(super) fn ticks(&self, now: Instant) -> u64 {
+        record::ticks(now.saturating_duration_since(self.epoch))
     }
 
-    /// Serve-stale window in whole seconds (rounded up).
-    pub(super) fn stale_seconds(&self) -> u32 {
+    /// Serve-stale window in ticks (rounded up).
+    pub(super) fn stale_ticks(&self) -> u64 {
         self.stale
     }
 
@@ -172,14 +173,14 @@ impl Store {
         if self.per_shard == 0 {
             return false;
         }
-        let second = self.seconds(now);
+        let rules = self.rules(self.ticks(now));
         self.shard(hash)
-            .put(hash, key, record, self.per_shard, self.rules(second))
+            .put(hash, key, record, self.per_shard, rules)
     }
 
     /// Drops every dead entry; how many entries are left.
     pub(super) fn purge(&self, now: Instant) -> u64 {
-        let rules = self.rules(self.seconds(now));
+        let rules = self.rules(self.ticks(now));
         let mut left = 0;
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
@@ -207,9 +208,9 @@ impl Store {
         }
     }
 
-    fn rules(&self, second: u32) -> Rules<'_> {
+    fn rules(&self, now: u64) -> Rules<'_> {
         Rules {
-            second,
+            now,
             stale: self.stale,
             keys: &self.keys,
         }
@@ -219,14 +220,14 @@ impl Store {
 /// What eviction needs to know: the time, the stale window, how to re-hash.
 #[derive(Clone, Copy)]
 struct Rules<'a> {
-    second: u32,
-    stale: u32,
+    now: u64,
+    stale: u64,
     keys: &'a RandomState,
 }
 
 impl Rules<'_> {
     fn dead(&self, record: Record<'_>) -> bool {
-        record.expires().saturating_add(self.stale) <= self.second
+        record.expires().saturating_add(self.stale) <= self.now
     }
 }
 

@@ -39,7 +39,7 @@ fn record(store: &Store, name: &str, ttl: u32, answers: usize, now: Instant) -> 
     let wire = testutil::response(1, name, RecordType::A, ResponseCode::NoError, s);
     let answer = Answer::from_upstream(&wire, &POLICY, now).unwrap();
     let mut bytes = Vec::new();
-    record::encode(&answer, 0, store.seconds(now), &mut bytes).unwrap();
+    record::encode(&answer, 0, store.ticks(now), &mut bytes).unwrap();
     bytes
 }
 
