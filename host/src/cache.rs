@@ -24,10 +24,15 @@ mod store;
 
 pub use refresh::Refresh;
 
+/// Where a hit's answer is copied: on the stack up to 512 bytes (nearly every
+/// answer), so a hit allocates nothing.
+pub type Held = SmallVec<[u8; 512]>;
+
 use std::hash::RandomState;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use smallvec::SmallVec;
 use tokio::sync::mpsc;
 
 use store::{Key, Store};
@@ -165,7 +170,7 @@ impl Cache {
         &self,
         key: &CacheKey,
         now: Instant,
-        held: &'h mut Vec<u8>,
+        held: &'h mut Held,
     ) -> Option<AnswerRef<'h>> {
         let parts = Key::new(key.as_bytes())?;
         let hash = self.entries.hash(parts);
@@ -216,7 +221,7 @@ impl Cache {
         &self,
         key: &CacheKey,
         now: Instant,
-        held: &'h mut Vec<u8>,
+        held: &'h mut Held,
     ) -> Option<AnswerRef<'h>> {
         if !self.stale {
             return None;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::buffer::{BufferPool, PooledBuf, MAX_MESSAGE};
-use crate::cache::{Cache, CacheKey};
+use crate::cache::{Cache, CacheKey, Held};
 use crate::config::Config;
 use crate::dns::{self, rcode, Answer, AnswerRef, Query, Reject};
 use crate::logging::RateLimited;
@@ -183,7 +183,7 @@ impl Pipeline {
         let cache = self.cache.load();
         let key = cache.as_ref().map(|_| CacheKey::new(target, target_packet));
         if let (Some(cache), Some(key)) = (&*cache, &key) {
-            let mut held = self.buffers.get();
+            let mut held = Held::new();
             if let Some(answer) = cache.get(key, received, &mut held) {
                 self.metrics.cache_hits.inc();
                 return self.answer(answer, &ask, &policy, out);
@@ -283,7 +283,7 @@ impl Pipeline {
     ) {
         let plain = policy.rewrite.is_none() && policy.chain.is_none();
         let stale = stale.filter(|_| plain);
-        let mut held = self.buffers.get();
+        let mut held = Held::new();
         if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now(), &mut held)) {
             self.metrics.cache_stale.inc();
             answer.write_stale_response(

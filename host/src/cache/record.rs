@@ -95,14 +95,27 @@ pub(super) fn encode(answer: &Answer, flags: u8, stored: u64, out: &mut Vec<u8>)
     Some(())
 }
 
-/// The hash a key is stored under, from its parts; [`Record::hash`] feeds the
-/// same parts in the same order.
-pub(super) fn key_hash(keys: &impl BuildHasher, flags: u8, type_class: &[u8], name: &[u8]) -> u64 {
+/// The hash a key is stored under: one SipHash pass over its bytes as
+/// [`CacheKey`](super::CacheKey) lays them out (flags, QTYPE, QCLASS, name).
+pub(super) fn key_hash(keys: &impl BuildHasher, key: &[u8]) -> u64 {
     let mut h = keys.build_hasher();
-    h.write_u8(flags);
-    h.write(type_class);
-    h.write(name);
+    h.write(key);
     h.finish()
+}
+
+/// Longest key: flags, QTYPE, QCLASS and a 255-byte name.
+const KEY_MAX: usize = 5 + 255;
+
+/// A record's key rebuilt on the stack.
+pub(super) struct KeyBuf {
+    bytes: [u8; KEY_MAX],
+    len: usize,
+}
+
+impl KeyBuf {
+    pub(super) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// A record read in place.
@@ -149,7 +162,7 @@ impl<'a> Record<'a> {
     }
 
     /// Writes the answer's bytes, as [`Answer::data`] gave them (ID zero), into `out`.
-    pub(super) fn copy_data(&self, out: &mut Vec<u8>) {
+    pub(super) fn copy_data(&self, out: &mut super::Held) {
         let body = &self.0[HEADER..];
         out.clear();
         out.reserve(body.len() + ELIDED);
@@ -180,10 +193,17 @@ impl<'a> Record<'a> {
         (&self.0[NAME_AT..name_end], &self.0[name_end..name_end + 4])
     }
 
-    /// Its key's parts: lower-cased name, QTYPE and QCLASS, flags.
-    pub(super) fn key(&self) -> (&'a [u8], &'a [u8], u8) {
+    /// Its key, laid out as [`CacheKey`](super::CacheKey) does (to hash or store it again).
+    pub(super) fn key(&self) -> KeyBuf {
         let (name, type_class) = self.question();
-        (name, type_class, self.flags())
+        let mut key = KeyBuf {
+            bytes: [0; KEY_MAX],
+            len: 5 + name.len(),
+        };
+        key.bytes[0] = self.flags();
+        key.bytes[1..5].copy_from_slice(type_class);
+        key.bytes[5..key.len].copy_from_slice(name);
+        key
     }
 
     /// Whether this is the answer for the key with these parts.
@@ -192,10 +212,9 @@ impl<'a> Record<'a> {
         self.flags() == flags && stored_type_class == type_class && stored_name == name
     }
 
-    /// The hash of its key (see [`key_hash`]).
+    /// The hash of its key (see [`key_hash`]), for moving and evicting it.
     pub(super) fn hash(&self, keys: &impl BuildHasher) -> u64 {
-        let (name, type_class) = self.question();
-        key_hash(keys, self.flags(), type_class, name)
+        key_hash(keys, self.key().as_slice())
     }
 }
 
@@ -289,7 +308,7 @@ mod tests {
         assert!(record.live() && !record.used());
         let meta = record.meta(epoch);
         assert_eq!(meta.stored_at, epoch + Duration::from_millis(2500));
-        let mut held = Vec::new();
+        let mut held = super::super::Held::new();
         record.copy_data(&mut held);
         assert_eq!(held.len(), answer.data().len());
         assert_eq!(held[..2], [0, 0], "no ID stored");
@@ -318,10 +337,9 @@ mod tests {
         assert!(!record.answers(0x00, &[0, 1, 0, 1], name), "other flags");
         assert!(!record.answers(0x02, &[0, 28, 0, 1], name), "other type");
         assert!(!record.answers(0x02, &[0, 1, 0, 1], b"\x01b\x07example\x00"));
-        assert_eq!(
-            record.hash(&keys),
-            key_hash(&keys, 0x02, &[0, 1, 0, 1], name)
-        );
+        let mut key = vec![0x02, 0, 1, 0, 1];
+        key.extend_from_slice(name);
+        assert_eq!(record.hash(&keys), key_hash(&keys, &key));
     }
 
     #[test]

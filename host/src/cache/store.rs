@@ -71,6 +71,8 @@ struct Shard {
 /// A key as the cache builds it: flags, QTYPE and QCLASS, lower-cased name.
 #[derive(Clone, Copy)]
 pub(super) struct Key<'k> {
+    /// All of it, as laid out below.
+    bytes: &'k [u8],
     flags: u8,
     type_class: &'k [u8],
     name: &'k [u8],
@@ -81,6 +83,7 @@ impl<'k> Key<'k> {
     pub(super) fn new(bytes: &'k [u8]) -> Option<Key<'k>> {
         let (prefix, name) = bytes.split_at_checked(KEY_PREFIX)?;
         Some(Key {
+            bytes,
             flags: prefix[0],
             type_class: &prefix[1..],
             name,
@@ -126,7 +129,7 @@ impl Store {
     }
 
     pub(super) fn hash(&self, key: Key<'_>) -> u64 {
-        record::key_hash(&self.keys, key.flags, key.type_class, key.name)
+        record::key_hash(&self.keys, key.bytes)
     }
 
     /// Ticks since the epoch at `now`, rounded down.
@@ -202,8 +205,10 @@ impl Store {
                     .collect()
             };
             for bytes in records {
-                let record = Record(&bytes);
-                self.insert(record.hash(&self.keys), record.key_parts(), &bytes, now);
+                let key = Record(&bytes).key();
+                if let Some(parts) = Key::new(key.as_slice()) {
+                    self.insert(self.hash(parts), parts, &bytes, now);
+                }
             }
         }
     }
@@ -329,18 +334,6 @@ impl Shard {
                 break;
             }
             self.ring.pop();
-        }
-    }
-}
-
-impl<'a> Record<'a> {
-    /// Its key, to store it again elsewhere.
-    fn key_parts(self) -> Key<'a> {
-        let (name, type_class, flags) = self.key();
-        Key {
-            flags,
-            type_class,
-            name,
         }
     }
 }
