@@ -24,15 +24,10 @@ mod store;
 
 pub use refresh::Refresh;
 
-/// Where a hit's answer is copied: on the stack up to 512 bytes (nearly every
-/// answer), so a hit allocates nothing.
-pub type Held = SmallVec<[u8; 512]>;
-
 use std::hash::RandomState;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use smallvec::SmallVec;
 use tokio::sync::mpsc;
 
 use store::{Key, Store};
@@ -170,7 +165,7 @@ impl Cache {
         &self,
         key: &CacheKey,
         now: Instant,
-        held: &'h mut Held,
+        held: &'h mut Vec<u8>,
     ) -> Option<AnswerRef<'h>> {
         let parts = Key::new(key.as_bytes())?;
         let hash = self.entries.hash(parts);
@@ -221,7 +216,7 @@ impl Cache {
         &self,
         key: &CacheKey,
         now: Instant,
-        held: &'h mut Held,
+        held: &'h mut Vec<u8>,
     ) -> Option<AnswerRef<'h>> {
         if !self.stale {
             return None;

@@ -8,6 +8,7 @@
 
 mod prefetch;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::Instant;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::buffer::{BufferPool, PooledBuf, MAX_MESSAGE};
-use crate::cache::{Cache, CacheKey, Held};
+use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
 use crate::dns::{self, rcode, Answer, AnswerRef, Query, Reject};
 use crate::logging::RateLimited;
@@ -183,10 +184,13 @@ impl Pipeline {
         let cache = self.cache.load();
         let key = cache.as_ref().map(|_| CacheKey::new(target, target_packet));
         if let (Some(cache), Some(key)) = (&*cache, &key) {
-            let mut held = Held::new();
-            if let Some(answer) = cache.get(key, received, &mut held) {
+            let hit = with_held(|held| {
+                let answer = cache.get(key, received, held)?;
+                Some(self.answer(answer, &ask, &policy, out))
+            });
+            if let Some(step) = hit {
                 self.metrics.cache_hits.inc();
-                return self.answer(answer, &ask, &policy, out);
+                return step;
             }
             self.metrics.cache_misses.inc();
         }
@@ -283,7 +287,7 @@ impl Pipeline {
     ) {
         let plain = policy.rewrite.is_none() && policy.chain.is_none();
         let stale = stale.filter(|_| plain);
-        let mut held = Held::new();
+        let mut held = Vec::new();
         if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now(), &mut held)) {
             self.metrics.cache_stale.inc();
             answer.write_stale_response(
@@ -518,4 +522,17 @@ impl Drop for InflightSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+thread_local! {
+    /// Each worker's copy of the cache hit it is serving (see [`Cache::get`]):
+    /// reused, so a hit allocates nothing and takes no buffer from the pool.
+    static HELD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's hit buffer (a fresh one if it is somehow in use).
+fn with_held<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    HELD.with(|held| match held.try_borrow_mut() {
+        Ok(mut held) => f(&mut held),
+        Err(_) => f(&mut Vec::new()),
+    })
 }

@@ -124,11 +124,11 @@ pub(super) struct Record<'a>(pub(super) &'a [u8]);
 
 impl<'a> Record<'a> {
     fn u16_at(&self, at: usize) -> u16 {
-        u16::from_le_bytes([self.0[at], self.0[at + 1]])
+        u16::from_le_bytes(self.0[at..at + 2].try_into().unwrap_or_default())
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        u32::from_le_bytes([self.0[at], self.0[at + 1], self.0[at + 2], self.0[at + 3]])
+        u32::from_le_bytes(self.0[at..at + 4].try_into().unwrap_or_default())
     }
 
     pub(super) fn state(&self) -> u8 {
@@ -162,13 +162,10 @@ impl<'a> Record<'a> {
     }
 
     /// Writes the answer's bytes, as [`Answer::data`] gave them (ID zero), into `out`.
-    pub(super) fn copy_data(&self, out: &mut super::Held) {
+    pub(super) fn copy_data(&self, out: &mut Vec<u8>) {
         let body = &self.0[HEADER..];
         out.clear();
-        out.reserve(body.len() + ELIDED);
-        out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(&body[..2]);
-        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&[0, 0, body[0], body[1], 0, 1]);
         out.extend_from_slice(&body[2..]);
     }
 
@@ -308,7 +305,7 @@ mod tests {
         assert!(record.live() && !record.used());
         let meta = record.meta(epoch);
         assert_eq!(meta.stored_at, epoch + Duration::from_millis(2500));
-        let mut held = super::super::Held::new();
+        let mut held = Vec::new();
         record.copy_data(&mut held);
         assert_eq!(held.len(), answer.data().len());
         assert_eq!(held[..2], [0, 0], "no ID stored");

@@ -56,17 +56,13 @@ fn positive(name: &str, ttl: u32, now: Instant) -> Answer {
 fn hit_and_miss() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("www.example.com.", RecordType::A, None, false);
-    assert!(cache.get(&key(&q), now, &mut Held::new()).is_none());
+    assert!(cache.get(&key(&q), now, &mut Vec::new()).is_none());
     cache.insert(&key(&q), &positive("www.example.com.", 300, now));
-    assert!(cache.get(&key(&q), now, &mut Held::new()).is_some());
+    assert!(cache.get(&key(&q), now, &mut Vec::new()).is_some());
     let other_name = client("ww.example.com.", RecordType::A, None, false);
     let other_type = client("www.example.com.", RecordType::AAAA, None, false);
-    assert!(cache
-        .get(&key(&other_name), now, &mut Held::new())
-        .is_none());
-    assert!(cache
-        .get(&key(&other_type), now, &mut Held::new())
-        .is_none());
+    assert!(cache.get(&key(&other_name), now, &mut Vec::new()).is_none());
+    assert!(cache.get(&key(&other_type), now, &mut Vec::new()).is_none());
     assert_eq!(cache.entry_count(), 1);
 }
 
@@ -91,19 +87,19 @@ fn expired_answers_are_served_stale_only_within_the_window() {
     }
     let later = now + Duration::from_secs(2);
     assert!(
-        stale.get(&key(&q), later, &mut Held::new()).is_none(),
+        stale.get(&key(&q), later, &mut Vec::new()).is_none(),
         "get is fresh only"
     );
     assert!(
-        off.get_stale(&key(&q), later, &mut Held::new()).is_none(),
+        off.get_stale(&key(&q), later, &mut Vec::new()).is_none(),
         "serve-stale off"
     );
-    let mut held = Held::new();
+    let mut held = Vec::new();
     let answer = stale
         .get_stale(&key(&q), later, &mut held)
         .expect("stale within window");
     assert!(stale
-        .get_stale(&key(&q), now + Duration::from_secs(12), &mut Held::new())
+        .get_stale(&key(&q), now + Duration::from_secs(12), &mut Vec::new())
         .is_none());
 
     let mut out = Vec::new();
@@ -125,7 +121,7 @@ fn key_ignores_case_and_keeps_label_boundaries() {
 
     let (cache, now) = (cache(100), Instant::now());
     cache.insert(&key(&lower), &positive("www.example.com.", 300, now));
-    let mut held = Held::new();
+    let mut held = Vec::new();
     let hit = cache
         .get(&key(&upper), now, &mut held)
         .expect("case-insensitive hit");
@@ -144,7 +140,7 @@ fn an_entry_is_served_only_for_its_own_question() {
     let (cache, now) = (cache(100), Instant::now());
     let asked = client("asked.example.", RecordType::A, None, false);
     cache.insert(&key(&asked), &positive("other.example.", 300, now));
-    assert!(cache.get(&key(&asked), now, &mut Held::new()).is_none());
+    assert!(cache.get(&key(&asked), now, &mut Vec::new()).is_none());
     // Same name, other flags or type stored under this key: a miss too.
     let do_edns = Some(TestEdns {
         size: 1232,
@@ -154,15 +150,15 @@ fn an_entry_is_served_only_for_its_own_question() {
     let with_do = client("other.example.", RecordType::A, do_edns, false);
     let plain = client("other.example.", RecordType::A, None, false);
     cache.insert(&key(&with_do), &positive("other.example.", 300, now));
-    assert!(cache.get(&key(&with_do), now, &mut Held::new()).is_some());
+    assert!(cache.get(&key(&with_do), now, &mut Vec::new()).is_some());
     let aaaa = client("other.example.", RecordType::AAAA, None, false);
     cache.insert(&key(&aaaa), &positive("other.example.", 300, now));
     assert!(
-        cache.get(&key(&aaaa), now, &mut Held::new()).is_none(),
+        cache.get(&key(&aaaa), now, &mut Vec::new()).is_none(),
         "A answer under AAAA"
     );
     assert!(
-        cache.get(&key(&plain), now, &mut Held::new()).is_none(),
+        cache.get(&key(&plain), now, &mut Vec::new()).is_none(),
         "never stored"
     );
 }
@@ -173,7 +169,7 @@ fn upstream_spelling_of_the_question_does_not_matter() {
     let q = client("MiXeD.Example.", RecordType::A, None, false);
     cache.insert(&key(&q), &positive("mIxEd.EXAMPLE.", 300, now));
     let lower = client("mixed.example.", RecordType::A, None, false);
-    let mut held = Held::new();
+    let mut held = Vec::new();
     let hit = cache
         .get(&key(&lower), now, &mut held)
         .expect("hit whatever the case");
@@ -194,7 +190,7 @@ fn long_names_use_heap_keys_with_the_same_rules() {
         &key(&q_lower),
         &positive(&long.to_ascii_lowercase(), 300, now),
     );
-    assert!(cache.get(&key(&q_upper), now, &mut Held::new()).is_some());
+    assert!(cache.get(&key(&q_upper), now, &mut Vec::new()).is_some());
     let short = client("a.example.", RecordType::A, None, false);
     assert!(matches!(key(&short).0, KeyBytes::Inline { .. }));
 }
@@ -215,13 +211,11 @@ fn do_and_cd_are_separate_entries() {
     ];
     cache.insert(&key(&variants[0]), &positive("example.com.", 300, now));
     for v in &variants[1..] {
-        assert!(cache.get(&key(v), now, &mut Held::new()).is_none());
+        assert!(cache.get(&key(v), now, &mut Vec::new()).is_none());
     }
     // EDNS without DO shares the plain entry: the answer does not depend on it.
     let edns_no_do = client("example.com.", RecordType::A, EDNS, false);
-    assert!(cache
-        .get(&key(&edns_no_do), now, &mut Held::new())
-        .is_some());
+    assert!(cache.get(&key(&edns_no_do), now, &mut Vec::new()).is_some());
 }
 
 #[test]
@@ -230,10 +224,10 @@ fn expiry_follows_the_injected_clock() {
     let q = client("example.com.", RecordType::A, None, false);
     cache.insert(&key(&q), &positive("example.com.", 60, now));
     assert!(cache
-        .get(&key(&q), now + Duration::from_secs(59), &mut Held::new())
+        .get(&key(&q), now + Duration::from_secs(59), &mut Vec::new())
         .is_some());
     assert!(cache
-        .get(&key(&q), now + Duration::from_secs(60), &mut Held::new())
+        .get(&key(&q), now + Duration::from_secs(60), &mut Vec::new())
         .is_none());
 }
 
@@ -243,7 +237,7 @@ fn ttls_decrease_on_hits() {
     let q = client("example.com.", RecordType::A, None, false);
     cache.insert(&key(&q), &positive("example.com.", 300, now));
     let later = now + Duration::from_secs(42);
-    let mut held = Held::new();
+    let mut held = Vec::new();
     let hit = cache.get(&key(&q), later, &mut held).unwrap();
     let mut out = Vec::new();
     hit.write_response(&parse_query(&q).unwrap(), &q, later, 512, &mut out);
@@ -261,10 +255,10 @@ fn negative_answers_are_cached_uncacheable_ones_are_not() {
     let negative = answer("nope.example.com.", ResponseCode::NXDomain, s, now);
     cache.insert(&key(&nx), &negative);
     assert!(cache
-        .get(&key(&nx), now + Duration::from_secs(119), &mut Held::new())
+        .get(&key(&nx), now + Duration::from_secs(119), &mut Vec::new())
         .is_some());
     assert!(cache
-        .get(&key(&nx), now + Duration::from_secs(120), &mut Held::new())
+        .get(&key(&nx), now + Duration::from_secs(120), &mut Vec::new())
         .is_none());
 
     let zero = client("zero.example.com.", RecordType::A, None, false);
@@ -277,8 +271,8 @@ fn negative_answers_are_cached_uncacheable_ones_are_not() {
         now,
     );
     cache.insert(&key(&fail), &servfail);
-    assert!(cache.get(&key(&zero), now, &mut Held::new()).is_none());
-    assert!(cache.get(&key(&fail), now, &mut Held::new()).is_none());
+    assert!(cache.get(&key(&zero), now, &mut Vec::new()).is_none());
+    assert!(cache.get(&key(&fail), now, &mut Vec::new()).is_none());
     assert_eq!(cache.entry_count(), 1);
 }
 
@@ -289,7 +283,7 @@ fn replacing_an_entry_takes_the_new_lifetime() {
     cache.insert(&key(&q), &positive("example.com.", 10, now));
     cache.insert(&key(&q), &positive("example.com.", 600, now));
     assert!(cache
-        .get(&key(&q), now + Duration::from_secs(300), &mut Held::new())
+        .get(&key(&q), now + Duration::from_secs(300), &mut Vec::new())
         .is_some());
     assert_eq!(cache.entry_count(), 1);
 }
@@ -326,9 +320,9 @@ fn rebuilt_keeps_entries_under_new_limits() {
     assert_eq!(bigger.entry_count(), 10);
     assert!(keys
         .iter()
-        .all(|k| bigger.get(k, now, &mut Held::new()).is_some()));
+        .all(|k| bigger.get(k, now, &mut Vec::new()).is_some()));
     assert!(
-        bigger.get_stale(&keys[0], now, &mut Held::new()).is_some(),
+        bigger.get_stale(&keys[0], now, &mut Vec::new()).is_some(),
         "new window applies"
     );
     let smaller = old.rebuilt(&CacheConfig {
