@@ -17,6 +17,8 @@
 //! of its lifetime queues a [`Refresh`] (bounded; dropped when full) for the
 //! pipeline's prefetch worker, so popular names are renewed before they expire.
 
+#[cfg(test)]
+mod fixtures;
 mod record;
 mod refresh;
 mod ring;

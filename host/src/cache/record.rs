@@ -268,26 +268,12 @@ impl RecordMut<'_> {
 mod tests {
     use std::hash::RandomState;
 
-    use hickory_proto::op::ResponseCode;
-    use hickory_proto::rr::RecordType;
-
     use super::*;
-    use crate::dns::testutil::{self, a, Sections};
-    use crate::dns::{AnswerRef, TtlPolicy};
-
-    const POLICY: TtlPolicy = TtlPolicy {
-        min_ttl: 0,
-        max_ttl: 86_400,
-        negative_max_ttl: 3600,
-    };
+    use crate::cache::fixtures::a_answer;
+    use crate::dns::AnswerRef;
 
     fn answer(name: &str, now: Instant) -> Answer {
-        let s = Sections {
-            answers: vec![a(name, 300, 1), a(name, 300, 2)],
-            ..Sections::default()
-        };
-        let wire = testutil::response(7, name, RecordType::A, ResponseCode::NoError, s);
-        Answer::from_upstream(&wire, &POLICY, now).unwrap()
+        a_answer(name, 300, 2, now)
     }
 
     #[test]
@@ -361,13 +347,7 @@ mod tests {
 
     #[test]
     fn oversized_answers_are_not_encoded() {
-        let name = "big.example.";
-        let s = Sections {
-            answers: (0..1200).map(|i| a(name, 300, i as u8)).collect(),
-            ..Sections::default()
-        };
-        let wire = testutil::response(7, name, RecordType::A, ResponseCode::NoError, s);
-        let big = Answer::from_upstream(&wire, &POLICY, Instant::now()).unwrap();
+        let big = a_answer("big.example.", 300, 1200, Instant::now());
         assert!(encode(&big, 0, 0, &mut Vec::new()).is_none());
     }
 }

@@ -56,24 +56,13 @@ impl CacheKey {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use hickory_proto::op::ResponseCode;
     use hickory_proto::rr::RecordType;
 
-    use super::*;
+    use crate::cache::fixtures::{a_answer, key};
     use crate::cache::Cache;
     use crate::config::CacheConfig;
-    use crate::dns::testutil::{self, a, Sections, TestEdns};
-    use crate::dns::{parse_query, Answer, TtlPolicy};
-
-    const POLICY: TtlPolicy = TtlPolicy {
-        min_ttl: 0,
-        max_ttl: 86_400,
-        negative_max_ttl: 3600,
-    };
-
-    fn key(packet: &[u8]) -> CacheKey {
-        CacheKey::new(&parse_query(packet).unwrap(), packet)
-    }
+    use crate::dns::testutil::{self, TestEdns};
+    use crate::dns::{parse_query, Answer};
 
     fn prefetching() -> Cache {
         Cache::new(&CacheConfig {
@@ -88,12 +77,7 @@ mod tests {
     }
 
     fn answer(name: &str, ttl: u32, now: Instant) -> Answer {
-        let s = Sections {
-            answers: vec![a(name, ttl, 1)],
-            ..Sections::default()
-        };
-        let wire = testutil::response(1, name, RecordType::A, ResponseCode::NoError, s);
-        Answer::from_upstream(&wire, &POLICY, now).unwrap()
+        a_answer(name, ttl, 1, now)
     }
 
     #[test]

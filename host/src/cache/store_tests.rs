@@ -2,18 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
-
 use super::*;
-use crate::dns::testutil::{self, a, Sections};
-use crate::dns::{Answer, TtlPolicy};
-
-const POLICY: TtlPolicy = TtlPolicy {
-    min_ttl: 0,
-    max_ttl: 86_400,
-    negative_max_ttl: 3600,
-};
+use crate::cache::fixtures::a_answer;
 
 fn store(max_entries: u64, stale: Duration) -> Store {
     Store::new(max_entries, stale, RandomState::new(), Instant::now())
@@ -32,12 +22,7 @@ fn key_bytes(name: &str) -> Vec<u8> {
 
 /// A record answering `name` with `answers` A records of `ttl`, stored at `now`.
 fn record(store: &Store, name: &str, ttl: u32, answers: usize, now: Instant) -> Vec<u8> {
-    let s = Sections {
-        answers: (0..answers).map(|i| a(name, ttl, i as u8)).collect(),
-        ..Sections::default()
-    };
-    let wire = testutil::response(1, name, RecordType::A, ResponseCode::NoError, s);
-    let answer = Answer::from_upstream(&wire, &POLICY, now).unwrap();
+    let answer = a_answer(name, ttl, answers, now);
     let mut bytes = Vec::new();
     record::encode(&answer, 0, store.ticks(now), &mut bytes).unwrap();
     bytes

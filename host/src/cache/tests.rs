@@ -5,15 +5,10 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
+use super::fixtures::{a_answer, key, POLICY};
 use super::*;
-use crate::dns::testutil::{self, a, decode, soa, Sections, TestEdns, EDNS};
-use crate::dns::{parse_query, TtlPolicy};
-
-const POLICY: TtlPolicy = TtlPolicy {
-    min_ttl: 0,
-    max_ttl: 86_400,
-    negative_max_ttl: 3600,
-};
+use crate::dns::parse_query;
+use crate::dns::testutil::{self, decode, soa, Sections, TestEdns, EDNS};
 
 fn config(max_entries: u64) -> CacheConfig {
     CacheConfig {
@@ -31,10 +26,6 @@ fn cache(max_entries: u64) -> Cache {
     Cache::new(&config(max_entries))
 }
 
-fn key(packet: &[u8]) -> CacheKey {
-    CacheKey::new(&parse_query(packet).unwrap(), packet)
-}
-
 fn client(name: &str, qtype: RecordType, edns: Option<TestEdns>, cd: bool) -> Vec<u8> {
     testutil::query(0x4242, name, qtype, edns, cd)
 }
@@ -45,11 +36,7 @@ fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Answer 
 }
 
 fn positive(name: &str, ttl: u32, now: Instant) -> Answer {
-    let s = Sections {
-        answers: vec![a(name, ttl, 1)],
-        ..Sections::default()
-    };
-    answer(name, ResponseCode::NoError, s, now)
+    a_answer(name, ttl, 1, now)
 }
 
 #[test]
