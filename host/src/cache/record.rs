@@ -79,16 +79,20 @@ pub(super) fn encode(answer: &Answer, flags: u8, stored: u64, out: &mut Vec<u8>)
     if len > MAX_RECORD || flags & !FLAGS_MASK != 0 {
         return None;
     }
-    out.clear();
-    out.extend_from_slice(&(len as u16).to_le_bytes());
-    out.extend_from_slice(&[LIVE | flags << FLAGS_SHIFT, meta.ext_rcode]);
-    out.extend_from_slice(&meta.wire_len.to_le_bytes());
-    out.push(name_len);
-    out.extend_from_slice(&meta.lifetime.to_le_bytes());
     let seconds = u32::try_from(stored / TICKS_PER_SEC).unwrap_or(u32::MAX);
-    out.extend_from_slice(&seconds.to_le_bytes());
-    out.push((stored % TICKS_PER_SEC) as u8);
-    out.extend_from_slice(data.get(2..4)?);
+    let mut header = [0u8; HEADER + 2];
+    header[..2].copy_from_slice(&(len as u16).to_le_bytes());
+    header[STATE] = LIVE | flags << FLAGS_SHIFT;
+    header[EXT_RCODE] = meta.ext_rcode;
+    header[WIRE_LEN..WIRE_LEN + 2].copy_from_slice(&meta.wire_len.to_le_bytes());
+    header[NAME_LEN] = name_len;
+    header[LIFETIME..LIFETIME + 4].copy_from_slice(&meta.lifetime.to_le_bytes());
+    header[STORED..STORED + 4].copy_from_slice(&seconds.to_le_bytes());
+    header[STORED_FRACTION] = (stored % TICKS_PER_SEC) as u8;
+    header[HEADER..].copy_from_slice(data.get(2..4)?);
+    out.clear();
+    out.reserve(len);
+    out.extend_from_slice(&header);
     out.extend_from_slice(data.get(6..)?);
     // An uncompressed name: length octets are ≤ 63, below b'A'.
     out[NAME_AT..NAME_AT + usize::from(name_len)].make_ascii_lowercase();
