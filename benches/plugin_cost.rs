@@ -131,7 +131,7 @@ fn pipeline(rt: &tokio::runtime::Runtime, plugins: &[PluginConfig]) -> Pipeline 
     let answer = Answer::from_upstream(&upstream_answer(&packet), &policy, Instant::now())
         .expect("valid answer");
     let cache = p.cache().expect("cache enabled");
-    cache.insert(CacheKey::new(&q, &packet), answer);
+    cache.insert(&CacheKey::new(&q, &packet), &answer);
     p
 }
 

@@ -1,36 +1,41 @@
-//! The response cache: wire-format [`Answer`]s in a bounded table of CLOCK shards.
+//! The response cache: wire-format [`Answer`]s stored as records in byte logs.
 //!
 //! A [`CacheKey`] is the exact question bytes (DO/CD flags, QTYPE, QCLASS,
 //! lower-cased QNAME), built on the stack for all but very long names. The
-//! [`Store`](store) holds only its 64-bit hash under the cache's random SipHash
-//! key: no key bytes are stored twice or compared in the table, which keeps an
-//! entry small and a lookup cheap. A hit is then checked
-//! against the entry's own question and flags, so a hash collision is a miss (and
-//! at worst two names evicting each other), never a wrong answer; without the
-//! hash key, collisions cannot be aimed. Entries die with their answer's
-//! lifetime plus the serve-stale window (the store evicts dead ones first and
-//! sweeps them when counted); `get` checks expiry against the caller's clock and returns only fresh answers, `get_stale` also
-//! expired ones still inside the window (RFC 8767).
+//! [`Store`](store) finds a record by the key's 64-bit hash under the cache's
+//! random SipHash key and compares the key with the record's own stored
+//! question and flags, so a hash collision is never a wrong answer (the two
+//! keys just both live) and, without the hash key, collisions cannot be aimed.
+//! A hit copies the record's answer into the caller's buffer under the shard's
+//! lock and serves from that copy ([`AnswerRef`]), so plugins and response
+//! writing never run under a lock and nothing is allocated.
 //!
-//! With prefetch on, a hit on an entry hit before and in the last tenth of its
-//! lifetime queues a [`Refresh`] (bounded; dropped when full) for the pipeline's
-//! prefetch worker, so popular names are renewed before they expire.
+//! Entries die with their answer's lifetime plus the serve-stale window (the
+//! store evicts dead ones first and sweeps them when counted); `get` returns only
+//! fresh answers, `get_stale` also expired ones still inside the window (RFC
+//! 8767). Time is kept to 1/256 s, rounded so answers age early, never late. With prefetch on, a hit on an entry hit before and in the last tenth
+//! of its lifetime queues a [`Refresh`] (bounded; dropped when full) for the
+//! pipeline's prefetch worker, so popular names are renewed before they expire.
 
-mod entry;
+#[cfg(test)]
+mod fixtures;
+mod record;
+mod refresh;
+mod ring;
 mod store;
 
-pub use entry::{Entry, Refresh};
+pub use refresh::Refresh;
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::RandomState;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use store::Store;
+use store::{Key, Store};
 
 use crate::config::CacheConfig;
-use crate::dns::{Answer, Query};
+use crate::dns::{Answer, AnswerMeta, AnswerRef, Query};
 
 /// Flags (1) + QTYPE (2) + QCLASS (2) before the name.
 const KEY_PREFIX: usize = 5;
@@ -41,6 +46,8 @@ const FLAG_DO: u8 = 0x01;
 const FLAG_CD: u8 = 0x02;
 /// Refreshes waiting for the worker; beyond it a hit simply does not queue one.
 const REFRESH_QUEUE: usize = 1024;
+/// Hits before an entry is worth refreshing: one-off names are left to expire.
+const MIN_HITS: u8 = 2;
 
 /// Lookup key of a query: its exact bytes, inline when they fit.
 #[derive(Clone)]
@@ -115,25 +122,31 @@ impl Eq for CacheKey {}
 
 /// Bounded answer cache.
 pub struct Cache {
-    /// Keyed by the hash of a [`CacheKey`] under `keys`.
-    entries: Store,
-    /// The secret hash key; a rebuilt cache keeps it, so its hashes stay valid.
-    keys: RandomState,
-    /// How long past expiry an answer may still be served; zero = never.
-    stale: Duration,
+    /// Records by the hash of their [`CacheKey`] (shared with pending refreshes).
+    entries: Arc<Store>,
+    /// Whether serve-stale is on (the window itself is the store's).
+    stale: bool,
     /// Where hits queue refreshes; `None` with prefetch off.
     refreshes: Option<mpsc::Sender<Refresh>>,
     /// The worker's end of the queue, until it takes it.
     queue: Mutex<Option<mpsc::Receiver<Refresh>>>,
 }
 
+/// What a hit decided under the shard lock.
+struct Found {
+    meta: AnswerMeta,
+    refresh: bool,
+}
+
 impl Cache {
     pub fn new(config: &CacheConfig) -> Cache {
-        Cache::with_keys(config, RandomState::new())
+        Cache::with_store(config, RandomState::new(), Instant::now())
     }
 
-    fn with_keys(config: &CacheConfig, keys: RandomState) -> Cache {
-        let entries = Store::new(config.max_entries, config.serve_stale);
+    /// A cache with this hash key and time zero (a rebuild keeps both, so its
+    /// records stay valid as they are).
+    fn with_store(config: &CacheConfig, keys: RandomState, epoch: Instant) -> Cache {
+        let entries = Store::new(config.max_entries, config.serve_stale, keys, epoch);
         let (refreshes, queue) = if config.prefetch {
             let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
             (Some(tx), Some(rx))
@@ -141,38 +154,52 @@ impl Cache {
             (None, None)
         };
         Cache {
-            entries,
-            keys,
-            stale: config.serve_stale,
+            entries: Arc::new(entries),
+            stale: !config.serve_stale.is_zero(),
             refreshes,
             queue: Mutex::new(queue),
         }
     }
 
-    fn hash(&self, key: &CacheKey) -> u64 {
-        self.keys.hash_one(key.as_bytes())
-    }
-
-    /// The entry stored for `key`, if it is really `key`'s (see the module docs).
-    fn lookup(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        self.entries
-            .get(self.hash(key))
-            .filter(|entry| entry.answers(key))
-    }
-
-    /// A live (unexpired) answer for `key`; may queue a refresh of it (prefetch).
-    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<Entry>> {
-        let entry = self.lookup(key)?;
-        if entry.expired(now) {
-            return None;
-        }
-        if let Some(refreshes) = &self.refreshes {
-            if entry.hit_wants_refresh(now) {
+    /// A live (unexpired) answer for `key`, copied into `held`; may queue a
+    /// refresh of it (prefetch).
+    pub fn get<'h>(
+        &self,
+        key: &CacheKey,
+        now: Instant,
+        held: &'h mut Vec<u8>,
+    ) -> Option<AnswerRef<'h>> {
+        let parts = Key::new(key.as_bytes())?;
+        let hash = self.entries.hash(parts);
+        let now = self.entries.ticks(now);
+        let prefetch = self.refreshes.is_some();
+        let found = self.entries.with(hash, parts, |mut record| {
+            let r = record.read();
+            if now >= r.expires() {
+                return None;
+            }
+            let hits = record.hit();
+            let r = record.read();
+            // A popular entry in the last tenth of its lifetime; one refresh at a time.
+            let refresh = prefetch
+                && hits >= MIN_HITS
+                && r.expires() - now <= r.lifetime_ticks() / 10
+                && record.start_refresh();
+            let r = record.read();
+            r.copy_data(held);
+            Some(Found {
+                meta: r.meta(self.entries.epoch()),
+                refresh,
+            })
+        })??;
+        if found.refresh {
+            if let Some(refreshes) = &self.refreshes {
                 // A full queue drops the request, which frees the entry to ask again.
-                let _ = refreshes.try_send(Refresh::new(key.clone(), Arc::clone(&entry)));
+                let refresh = Refresh::new(key.clone(), hash, Arc::clone(&self.entries));
+                let _ = refreshes.try_send(refresh);
             }
         }
-        Some(entry)
+        AnswerRef::from_parts(held, found.meta)
     }
 
     /// The queue of refreshes for the prefetch worker: `Some` once, and only with
@@ -185,36 +212,57 @@ impl Cache {
     }
 
     /// An answer for `key` expired less than the serve-stale window ago (or still
-    /// fresh), for when no upstream can answer. `None` when serve-stale is off.
-    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<Entry>> {
-        if self.stale.is_zero() {
+    /// fresh), copied into `held`, for when no upstream can answer. `None` when
+    /// serve-stale is off.
+    pub fn get_stale<'h>(
+        &self,
+        key: &CacheKey,
+        now: Instant,
+        held: &'h mut Vec<u8>,
+    ) -> Option<AnswerRef<'h>> {
+        if !self.stale {
             return None;
         }
-        self.lookup(key)
-            .filter(|entry| entry.stale_for(now) < self.stale)
+        let parts = Key::new(key.as_bytes())?;
+        let (now, window) = (self.entries.ticks(now), self.entries.stale_ticks());
+        let meta = self
+            .entries
+            .with(self.entries.hash(parts), parts, |record| {
+                let r = record.read();
+                (now.saturating_sub(r.expires()) < window).then(|| {
+                    r.copy_data(held);
+                    r.meta(self.entries.epoch())
+                })
+            })??;
+        AnswerRef::from_parts(held, meta)
     }
 
-    /// Stores `answer` for `key` when its lifetime is > 0, and returns it ready to serve.
-    pub fn insert(&self, key: CacheKey, answer: Answer) -> Arc<Entry> {
-        let entry = Arc::new(Entry::new(answer, key.flags()));
-        if entry.lifetime() > 0 {
-            self.entries
-                .insert(self.hash(&key), Arc::clone(&entry), Instant::now());
+    /// Stores `answer` for `key` when its lifetime is > 0; whether it was stored
+    /// (answers over 16 KiB are not).
+    pub fn insert(&self, key: &CacheKey, answer: &Answer) -> bool {
+        let Some(parts) = Key::new(key.as_bytes()) else {
+            return false;
+        };
+        if answer.lifetime() == 0 {
+            return false;
         }
-        entry
+        let stored = self.entries.ticks(answer.meta().stored_at);
+        let mut bytes = Vec::new();
+        if record::encode(answer, key.flags(), stored, &mut bytes).is_none() {
+            return false;
+        }
+        let hash = self.entries.hash(parts);
+        self.entries.insert(hash, parts, &bytes, Instant::now())
     }
 
     /// A cache built for `config` holding this one's entries, for a reload that
     /// changes the size or the serve-stale window (both shape the table). Nothing
     /// lives longer than its TTL: expiry stays each answer's own. When shrinking,
-    /// the new cache evicts down to size. Slow (a copy of every entry pointer):
-    /// call it off the query path.
+    /// the new cache evicts down to size. Slow (a copy of every entry): call it
+    /// off the query path.
     pub fn rebuilt(&self, config: &CacheConfig) -> Cache {
-        let next = Cache::with_keys(config, self.keys.clone());
-        let now = Instant::now();
-        for (hash, entry) in self.entries.entries() {
-            next.entries.insert(hash, entry, now);
-        }
+        let next = Cache::with_store(config, self.entries.keys().clone(), self.entries.epoch());
+        next.entries.adopt(&self.entries, Instant::now());
         next
     }
 

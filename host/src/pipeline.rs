@@ -8,6 +8,7 @@
 
 mod prefetch;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use crate::buffer::{BufferPool, PooledBuf, MAX_MESSAGE};
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
-use crate::dns::{self, rcode, Answer, Query, Reject};
+use crate::dns::{self, rcode, Answer, AnswerRef, Query, Reject};
 use crate::logging::RateLimited;
 use crate::metrics::{Dropped, Metrics, Proto};
 use crate::plugin::{ChainQueryVerdict, ChainResponseVerdict, PluginChain, QuestionView};
@@ -183,9 +184,13 @@ impl Pipeline {
         let cache = self.cache.load();
         let key = cache.as_ref().map(|_| CacheKey::new(target, target_packet));
         if let (Some(cache), Some(key)) = (&*cache, &key) {
-            if let Some(answer) = cache.get(key, received) {
+            let hit = with_held(|held| {
+                let answer = cache.get(key, received, held)?;
+                Some(self.answer(answer, &ask, &policy, out))
+            });
+            if let Some(step) = hit {
                 self.metrics.cache_hits.inc();
-                return self.answer(&answer, &ask, &policy, out);
+                return step;
             }
             self.metrics.cache_misses.inc();
         }
@@ -260,16 +265,12 @@ impl Pipeline {
                 return;
             }
         };
-        let stored;
-        let answer = match (&cache, key) {
-            (Some(cache), Some(key)) if answer.lifetime() > 0 => {
+        if let (Some(cache), Some(key)) = (&cache, &key) {
+            if cache.insert(key, &answer) {
                 self.metrics.cache_inserts.inc();
-                stored = cache.insert(key, answer);
-                &**stored
             }
-            _ => &answer,
-        };
-        self.answer(answer, &ask, &policy, out);
+        }
+        self.answer(answer.borrowed(), &ask, &policy, out);
     }
 
     /// No upstream answer: an expired answer beats none (RFC 8767), else the shed
@@ -286,7 +287,8 @@ impl Pipeline {
     ) {
         let plain = policy.rewrite.is_none() && policy.chain.is_none();
         let stale = stale.filter(|_| plain);
-        if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now())) {
+        let mut held = Vec::new();
+        if let Some(answer) = stale.and_then(|(k, c)| c.get_stale(k, Instant::now(), &mut held)) {
             self.metrics.cache_stale.inc();
             answer.write_stale_response(
                 ask.query,
@@ -377,7 +379,13 @@ impl Pipeline {
     /// Serves an upstream or cached answer: on-response plugins first (they run on
     /// cache hits too, since the cache holds upstream answers, never plugin output),
     /// then the answer itself, behind a CNAME when the query was rewritten.
-    fn answer(&self, answer: &Answer, ask: &Ask<'_>, policy: &Policy, out: &mut Vec<u8>) -> Step {
+    fn answer(
+        &self,
+        answer: AnswerRef<'_>,
+        ask: &Ask<'_>,
+        policy: &Policy,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let limit = self.limit(ask);
         let (query, packet) = (ask.query, ask.packet);
         let code = match self.on_response(answer, ask, policy, out) {
@@ -403,7 +411,7 @@ impl Pipeline {
     /// The on-response phase; `Some(rcode)` when a plugin replaced the answer in `out`.
     fn on_response(
         &self,
-        answer: &Answer,
+        answer: AnswerRef<'_>,
         ask: &Ask<'_>,
         policy: &Policy,
         out: &mut Vec<u8>,
@@ -514,4 +522,17 @@ impl Drop for InflightSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+thread_local! {
+    /// Each worker's copy of the cache hit it is serving (see [`Cache::get`]):
+    /// reused, so a hit allocates nothing and takes no buffer from the pool.
+    static HELD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's hit buffer (a fresh one if it is somehow in use).
+fn with_held<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    HELD.with(|held| match held.try_borrow_mut() {
+        Ok(mut held) => f(&mut held),
+        Err(_) => f(&mut Vec::new()),
+    })
 }

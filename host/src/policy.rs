@@ -17,7 +17,7 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use crate::buffer::PooledBuf;
 use crate::dns::local::{ede, LocalResponse, Section};
 use crate::dns::name::{from_presentation, to_presentation, NameError};
-use crate::dns::{self, rcode, Answer, Query};
+use crate::dns::{self, rcode, AnswerRef, Query};
 use crate::pipeline::Client;
 use crate::plugin::{BlockKind, ClientInfo, PluginRData, PluginRecord, QuestionView};
 
@@ -251,7 +251,7 @@ impl Rewrite {
     /// authority records for the target, with the target's response code.
     pub fn write(
         &self,
-        answer: &Answer,
+        answer: AnswerRef<'_>,
         client_query: &Query,
         client_packet: &[u8],
         now: Instant,
@@ -296,7 +296,7 @@ fn append(
 
 /// The answer as a client asking `query` would get it, decoded (scratch space: `buf`).
 fn decode(
-    answer: &Answer,
+    answer: AnswerRef<'_>,
     query: &Query,
     packet: &[u8],
     now: Instant,
@@ -308,7 +308,7 @@ fn decode(
 
 /// The answer section as plugins see it in on-response.
 pub fn answer_records(
-    answer: &Answer,
+    answer: AnswerRef<'_>,
     query: &Query,
     packet: &[u8],
     now: Instant,

@@ -1,90 +1,152 @@
-//! [`Store`]: the cache's table, keyed hash → entry, in lock-sharded CLOCK sets.
+//! [`Store`]: the cache's table, in lock-sharded byte logs evicted with CLOCK.
 //!
 //! Replaces moka (DESIGN.md's first choice) because the numbers said so: in the
-//! issue 6 profile of cache hits moka's `get` and its housekeeping (read-op
-//! channel, access-order deque, pending tasks) took ~8% of the proxy core, about
-//! 0.55 µs per hit, and its per-entry bookkeeping ~350 bytes, which alone made the
-//! ≤ 80 MiB per 1M entries target unreachable. A DNS answer cache needs much
-//! less: exact-size bounds, cheap hits, eviction that keeps popular names, and
-//! expiry that is only ever checked against the answer itself.
+//! issue 6 profile of cache hits moka's `get` and its housekeeping took ~8% of
+//! the proxy core, and its per-entry bookkeeping (~350 bytes) alone made the
+//! ≤ 80 MiB per 1M entries target unreachable. The first replacement (slots of
+//! `Arc<Entry>`) still cost two heap blocks, a slot and an index bucket per
+//! entry: 213 MiB per 1M in the harness.
 //!
-//! Each shard is a `Vec` of slots (hash, entry, a packed death time, a used bit)
-//! plus a hashbrown table of `u32` slot numbers (4 bytes a bucket; the hash is
-//! compared in the slot). A hit takes the shard's mutex for a table probe, sets
-//! the used bit and clones the `Arc`: no allocation, no queue, no deferred work.
-//! A full shard evicts with CLOCK (second chance): the hand clears used bits
-//! until it finds an unused slot, and takes any dead slot (past its answer's
-//! lifetime and the serve-stale window) on sight. New entries start unused, so a
-//! flood of one-off names cycles through the unused slots while names that were
-//! asked again survive a full turn of the hand.
+//! So an entry is now a [record](super::record) written into its shard's
+//! [`Ring`]: 17 bytes of header plus the answer's own bytes, no allocation, and
+//! an index of `u32` ring offsets (a hashbrown table sized up front, with the
+//! shard count chosen so the table is dense when the cache is full). The key is
+//! the record's stored question, compared in the probe, so two keys with the
+//! same hash simply both live.
+//!
+//! Eviction is CLOCK over the log: a shard over its entry bound or out of ring
+//! space looks at its oldest record. Dead (replaced, or past its lifetime and
+//! the serve-stale window) or not hit since the last pass: it goes. Hit: it is
+//! copied to the head with its used bit cleared (second chance). New records
+//! start unused, so a flood of one-off names cycles through the log while names
+//! asked again survive a full turn.
+//!
+//! Time is [ticks](record::TICKS_PER_SEC) since the store's epoch (kept across
+//! rebuilds), rounded down when stored: an answer ages a few ms early, never late.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::hash::RandomState;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 
-use super::Entry;
+use super::record::{self, Record, RecordMut, MAX_RECORD, USED};
+use super::ring::Ring;
 
 /// Entries per shard before a cache is split further; a small cache is one shard,
 /// so its bound is exact.
 const ENTRIES_PER_SHARD: u64 = 1024;
 /// Enough that two or a few dozen workers rarely meet on a lock.
-const MAX_SHARDS: usize = 64;
+const MAX_SHARDS: u64 = 128;
+/// Ring bytes per entry of bound: a cache holds `max_entries` answers of up to
+/// this size on average. Typical answers take 60–200; the bound only matters
+/// for caches full of very large answers, and keeps their memory bounded too.
+const RING_BYTES_PER_ENTRY: usize = 512;
+/// Flags (1) + QTYPE and QCLASS (4) before the name in a key.
+const KEY_PREFIX: usize = 5;
 
-/// Hash → [`Entry`], bounded, evicting with CLOCK.
-pub(crate) struct Store {
+/// Hash → record, bounded, evicting with CLOCK.
+pub(super) struct Store {
     shards: Box<[Mutex<Shard>]>,
-    /// `shards.len() - 1` (a power of two).
-    mask: usize,
     /// Entries one shard may hold.
     per_shard: usize,
-    /// How long past expiry an entry still counts (serve-stale).
-    stale: Duration,
-    /// Time zero for the slots' death times (whole seconds, see [`Slot::dies`]).
+    /// Ticks past expiry an entry still counts (serve-stale), rounded up.
+    stale: u64,
+    /// Time zero for the records' ticks.
     epoch: Instant,
+    /// The cache's secret hash key (records are re-hashed when moved).
+    keys: RandomState,
 }
 
 struct Shard {
-    /// Slot numbers, found by hash.
+    /// Ring offsets, found by hash and compared by key.
     index: HashTable<u32>,
-    slots: Vec<Slot>,
-    /// The CLOCK hand: the next slot to consider for eviction.
-    hand: usize,
+    ring: Ring,
+    /// Live records (in the index).
+    count: usize,
+    /// A record on its way from the tail to the head.
+    moving: Vec<u8>,
 }
 
-struct Slot {
-    hash: u64,
-    entry: Arc<Entry>,
-    /// Second after `epoch` from which the entry is dead; kept here so sweeps and
-    /// the hand never chase the entry's pointer.
-    dies: u32,
-    /// Hit since the hand last passed.
-    used: bool,
+/// A key as the cache builds it: flags, QTYPE and QCLASS, lower-cased name.
+#[derive(Clone, Copy)]
+pub(super) struct Key<'k> {
+    /// All of it, as laid out below.
+    bytes: &'k [u8],
+    flags: u8,
+    type_class: &'k [u8],
+    name: &'k [u8],
+}
+
+impl<'k> Key<'k> {
+    /// Splits a key's bytes; `None` when too short to be one.
+    pub(super) fn new(bytes: &'k [u8]) -> Option<Key<'k>> {
+        let (prefix, name) = bytes.split_at_checked(KEY_PREFIX)?;
+        Some(Key {
+            bytes,
+            flags: prefix[0],
+            type_class: &prefix[1..],
+            name,
+        })
+    }
+
+    fn matches(&self, record: Record<'_>) -> bool {
+        record.answers(self.flags, self.type_class, self.name)
+    }
 }
 
 impl Store {
-    pub(crate) fn new(max_entries: u64, stale: Duration) -> Store {
-        let wanted = (max_entries / ENTRIES_PER_SHARD).max(1);
-        let shards = usize::try_from(wanted)
-            .unwrap_or(MAX_SHARDS)
-            .min(MAX_SHARDS)
-            .next_power_of_two()
-            .min(MAX_SHARDS);
-        // Rounded down: the shards together never hold more than `max_entries`.
-        let per_shard = usize::try_from(max_entries / shards as u64).unwrap_or(usize::MAX);
+    pub(super) fn new(
+        max_entries: u64,
+        stale: Duration,
+        keys: RandomState,
+        epoch: Instant,
+    ) -> Store {
+        let (shards, per_shard) = layout(max_entries);
+        let ring = per_shard
+            .saturating_mul(RING_BYTES_PER_ENTRY)
+            .max(4 * MAX_RECORD);
+        // Rounded up: an entry is never taken for dead before it is.
+        let stale = (stale.as_nanos() * u128::from(record::TICKS_PER_SEC)).div_ceil(1_000_000_000);
+        let stale = u64::try_from(stale).unwrap_or(u64::MAX);
         Store {
-            shards: (0..shards).map(|_| Mutex::new(Shard::new())).collect(),
-            mask: shards - 1,
+            shards: (0..shards)
+                .map(|_| Mutex::new(Shard::new(per_shard, ring)))
+                .collect(),
             per_shard,
             stale,
-            epoch: Instant::now(),
+            epoch,
+            keys,
         }
     }
 
-    /// The shard for `hash`. Bits 32.. choose it: hashbrown uses the low bits for
-    /// the bucket and the top 7 for its tags, so neither is constant within a shard.
+    pub(super) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    pub(super) fn keys(&self) -> &RandomState {
+        &self.keys
+    }
+
+    pub(super) fn hash(&self, key: Key<'_>) -> u64 {
+        record::key_hash(&self.keys, key.bytes)
+    }
+
+    /// Ticks since the epoch at `now`, rounded down.
+    pub(super) fn ticks(&self, now: Instant) -> u64 {
+        record::ticks(now.saturating_duration_since(self.epoch))
+    }
+
+    /// Serve-stale window in ticks (rounded up).
+    pub(super) fn stale_ticks(&self) -> u64 {
+        self.stale
+    }
+
+    /// The shard for `hash`. Bits 16..48 choose it: hashbrown uses the low bits
+    /// for the bucket and the top 7 for its tags, so neither is skewed within a shard.
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        let i = (hash >> 32) as usize & self.mask;
+        let mid = u64::from((hash >> 16) as u32);
+        let i = ((mid * self.shards.len() as u64) >> 32) as usize;
         // A panic while holding a shard cannot leave it inconsistent for readers:
         // every mutation below completes or does not start.
         self.shards[i]
@@ -92,166 +154,222 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The entry stored under `hash`, marked as used.
-    pub(crate) fn get(&self, hash: u64) -> Option<Arc<Entry>> {
+    /// Runs `f` on the record stored for `key` (under the shard's lock: keep it short).
+    pub(super) fn with<R>(
+        &self,
+        hash: u64,
+        key: Key<'_>,
+        f: impl FnOnce(RecordMut<'_>) -> R,
+    ) -> Option<R> {
         let mut guard = self.shard(hash);
         let shard = &mut *guard;
-        let &i = shard.find(hash)?;
-        let slot = &mut shard.slots[i as usize];
-        slot.used = true;
-        Some(Arc::clone(&slot.entry))
+        let ring = &shard.ring;
+        let &at = shard
+            .index
+            .find(hash, |&at| key.matches(Record(ring.record(at))))?;
+        Some(f(RecordMut(shard.ring.record_mut(at))))
     }
 
-    /// Stores `entry` under `hash` (replacing what was there), evicting if the
-    /// shard is full. Whatever left the table is dropped after the lock is released.
-    pub(crate) fn insert(&self, hash: u64, entry: Arc<Entry>, now: Instant) {
+    /// Stores `record` (from [`record::encode`]) for `key`, replacing what was
+    /// there and evicting as needed; false when it cannot be held at all.
+    pub(super) fn insert(&self, hash: u64, key: Key<'_>, record: &[u8], now: Instant) -> bool {
         if self.per_shard == 0 {
-            return;
+            return false;
         }
-        let slot = Slot {
-            hash,
-            dies: self.death(&entry, now),
-            entry,
-            used: false,
-        };
-        let _gone = self
-            .shard(hash)
-            .put(slot, self.per_shard, self.seconds(now));
+        let rules = self.rules(self.ticks(now));
+        self.shard(hash)
+            .put(hash, key, record, self.per_shard, rules)
     }
 
     /// Drops every dead entry; how many entries are left.
-    pub(crate) fn purge(&self, now: Instant) -> u64 {
-        let second = self.seconds(now);
+    pub(super) fn purge(&self, now: Instant) -> u64 {
+        let rules = self.rules(self.ticks(now));
         let mut left = 0;
         for shard in self.shards.iter() {
-            let gone = {
-                let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-                let gone = shard.purge(second);
-                left += shard.slots.len() as u64;
-                gone
-            };
-            drop(gone);
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            shard.purge(rules);
+            left += shard.count as u64;
         }
         left
     }
 
-    /// Every (hash, entry) pair, shard by shard (for rebuilding the cache).
-    pub(crate) fn entries(&self) -> Vec<(u64, Arc<Entry>)> {
-        let mut all = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            all.extend(shard.slots.iter().map(|s| (s.hash, Arc::clone(&s.entry))));
+    /// Copies every live record of `from` (same epoch and hash key) into this store.
+    pub(super) fn adopt(&self, from: &Store, now: Instant) {
+        for shard in from.shards.iter() {
+            let records: Vec<Vec<u8>> = {
+                let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                let ring = &shard.ring;
+                let live = ring.offsets().into_iter().map(|at| ring.record(at));
+                live.filter(|r| Record(r).live())
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            };
+            for bytes in records {
+                let key = Record(&bytes).key();
+                if let Some(parts) = Key::new(key.as_slice()) {
+                    self.insert(self.hash(parts), parts, &bytes, now);
+                }
+            }
         }
-        all
     }
 
-    /// Whole seconds since `epoch` at `now`, rounded down.
-    fn seconds(&self, now: Instant) -> u32 {
-        let secs = now.saturating_duration_since(self.epoch).as_secs();
-        u32::try_from(secs).unwrap_or(u32::MAX)
+    fn rules(&self, now: u64) -> Rules<'_> {
+        Rules {
+            now,
+            stale: self.stale,
+            keys: &self.keys,
+        }
     }
+}
 
-    /// When `entry` dies: its expiry plus the stale window, rounded up, so an
-    /// entry is never taken for dead before it is (a second late at worst).
-    fn death(&self, entry: &Entry, now: Instant) -> u32 {
-        let life = entry.remaining(now).saturating_add(self.stale);
-        let at = now
-            .saturating_duration_since(self.epoch)
-            .saturating_add(life);
-        let secs = at.as_secs() + u64::from(at.subsec_nanos() > 0);
-        u32::try_from(secs).unwrap_or(u32::MAX)
+/// What eviction needs to know: the time, the stale window, how to re-hash.
+#[derive(Clone, Copy)]
+struct Rules<'a> {
+    now: u64,
+    stale: u64,
+    keys: &'a RandomState,
+}
+
+impl Rules<'_> {
+    fn dead(&self, record: Record<'_>) -> bool {
+        record.expires().saturating_add(self.stale) <= self.now
     }
 }
 
 impl Shard {
-    fn new() -> Shard {
+    fn new(per_shard: usize, ring: usize) -> Shard {
         Shard {
-            index: HashTable::new(),
-            slots: Vec::new(),
-            hand: 0,
+            index: HashTable::with_capacity(per_shard),
+            ring: Ring::new(if per_shard == 0 { 0 } else { ring }),
+            count: 0,
+            moving: Vec::new(),
         }
     }
 
-    fn find(&self, hash: u64) -> Option<&u32> {
-        let slots = &self.slots;
-        self.index.find(hash, |&i| slots[i as usize].hash == hash)
-    }
-
-    /// Puts `slot` in: over the entry with its hash, in a free place, or over the
-    /// CLOCK victim. Returns the entry that left, if any.
-    fn put(&mut self, slot: Slot, cap: usize, second: u32) -> Option<Arc<Entry>> {
-        if let Some(&i) = self.find(slot.hash) {
-            let old = &mut self.slots[i as usize];
-            old.dies = slot.dies;
+    fn put(
+        &mut self,
+        hash: u64,
+        key: Key<'_>,
+        record: &[u8],
+        cap: usize,
+        rules: Rules<'_>,
+    ) -> bool {
+        let ring = &self.ring;
+        let mut used = false;
+        if let Ok(old) = self
+            .index
+            .find_entry(hash, |&at| key.matches(Record(ring.record(at))))
+        {
+            let (at, _) = old.remove();
+            let mut old = RecordMut(self.ring.record_mut(at));
             // A refreshed answer keeps its popularity.
-            return Some(std::mem::replace(&mut old.entry, slot.entry));
+            used = old.read().used();
+            old.kill();
+            self.count -= 1;
         }
-        if self.slots.len() < cap {
-            let i = self.slots.len() as u32;
-            self.link(slot.hash, i);
-            self.slots.push(slot);
-            return None;
-        }
-        let victim = self.victim(second);
-        self.unlink(victim);
-        self.link(slot.hash, victim as u32);
-        let old = std::mem::replace(&mut self.slots[victim], slot);
-        Some(old.entry)
-    }
-
-    /// CLOCK: the first dead or unused slot from the hand on, clearing used bits
-    /// on the way. Ends within two turns (the first clears every bit).
-    fn victim(&mut self, second: u32) -> usize {
-        let len = self.slots.len();
-        loop {
-            let i = self.hand;
-            self.hand = if i + 1 == len { 0 } else { i + 1 };
-            let slot = &mut self.slots[i];
-            if slot.dies <= second || !slot.used {
-                return i;
+        while self.count >= cap || !self.ring.fits(record.len()) {
+            if !self.evict_one(rules) {
+                return false;
             }
-            slot.used = false;
         }
+        let at = self.ring.push(record);
+        RecordMut(self.ring.record_mut(at)).reset(used);
+        let ring = &self.ring;
+        self.index
+            .insert_unique(hash, at, |&at| Record(ring.record(at)).hash(rules.keys));
+        self.count += 1;
+        true
     }
 
-    /// Removes dead slots (swap-remove, re-linking the slot moved into the hole).
-    fn purge(&mut self, second: u32) -> Vec<Arc<Entry>> {
-        let mut gone = Vec::new();
-        let mut i = 0;
-        while i < self.slots.len() {
-            if self.slots[i].dies > second {
-                i += 1;
+    /// One step of the hand at the ring's tail; false when the ring is empty.
+    fn evict_one(&mut self, rules: Rules<'_>) -> bool {
+        let Some(at) = self.ring.front() else {
+            return false;
+        };
+        let record = Record(self.ring.record(at));
+        if !record.live() {
+            self.ring.pop();
+            return true;
+        }
+        let hash = record.hash(rules.keys);
+        if record.used() && !rules.dead(record) {
+            self.moving.clear();
+            self.moving.extend_from_slice(record.0);
+            self.ring.pop();
+            if self.ring.fits(self.moving.len()) {
+                let to = self.ring.push(&self.moving);
+                RecordMut(self.ring.record_mut(to)).set(USED, false);
+                if let Some(slot) = self.index.find_mut(hash, |&x| x == at) {
+                    *slot = to;
+                }
+                return true;
+            }
+        } else {
+            self.ring.pop();
+        }
+        // Gone: dead, unused, or no room to move it.
+        if let Ok(slot) = self.index.find_entry(hash, |&x| x == at) {
+            slot.remove();
+        }
+        self.count -= 1;
+        true
+    }
+
+    /// Unlinks every dead record and frees the dead ones at the tail.
+    fn purge(&mut self, rules: Rules<'_>) {
+        for at in self.ring.offsets() {
+            let record = Record(self.ring.record(at));
+            if !record.live() || !rules.dead(record) {
                 continue;
             }
-            self.unlink(i);
-            gone.push(self.slots.swap_remove(i).entry);
-            if let Some(moved) = self.slots.get(i) {
-                let (hash, from) = (moved.hash, self.slots.len() as u32);
-                if let Some(at) = self.index.find_mut(hash, |&j| j == from) {
-                    *at = i as u32;
-                }
+            let hash = record.hash(rules.keys);
+            if let Ok(slot) = self.index.find_entry(hash, |&x| x == at) {
+                slot.remove();
             }
+            RecordMut(self.ring.record_mut(at)).kill();
+            self.count -= 1;
         }
-        if self.hand >= self.slots.len() {
-            self.hand = 0;
+        while let Some(at) = self.ring.front() {
+            if Record(self.ring.record(at)).live() {
+                break;
+            }
+            self.ring.pop();
         }
-        gone
     }
+}
 
-    fn link(&mut self, hash: u64, i: u32) {
-        let slots = &self.slots;
-        // The hasher re-hashes on growth: each slot number's hash is its slot's.
-        // A number not pushed yet (`i == len`) is never rehashed during this call.
-        self.index
-            .insert_unique(hash, i, |&j| slots.get(j as usize).map_or(hash, |s| s.hash));
-    }
+/// Shards and entries per shard for `max_entries`. The shard count is chosen
+/// among the candidates so each shard's index, sized for `per_shard`, is as
+/// dense as possible (hashbrown rounds buckets up to a power of two: a bad
+/// count wastes nearly half of them).
+fn layout(max_entries: u64) -> (usize, usize) {
+    let least = max_entries
+        .div_ceil(ENTRIES_PER_SHARD)
+        .clamp(1, MAX_SHARDS / 2);
+    let candidates = if least == 1 {
+        1..=1
+    } else {
+        least..=(2 * least).min(MAX_SHARDS)
+    };
+    let density = |shards: u64| {
+        let per = max_entries / shards;
+        per as f64 / buckets(per) as f64
+    };
+    let shards = candidates
+        .max_by(|&a, &b| density(a).total_cmp(&density(b)).then(b.cmp(&a)))
+        .unwrap_or(1);
+    // Rounded down: the shards together never hold more than `max_entries`.
+    let per = usize::try_from(max_entries / shards).unwrap_or(usize::MAX);
+    (shards as usize, per)
+}
 
-    /// Removes slot `i`'s number from the index (the slot itself stays).
-    fn unlink(&mut self, i: usize) {
-        let hash = self.slots[i].hash;
-        if let Ok(entry) = self.index.find_entry(hash, |&j| j as usize == i) {
-            entry.remove();
-        }
+/// hashbrown's bucket count for a table of `capacity` (7/8 load, powers of two).
+fn buckets(capacity: u64) -> u64 {
+    match capacity {
+        0 => 1,
+        1..4 => 4,
+        4..8 => 8,
+        _ => (capacity * 8 / 7).next_power_of_two(),
     }
 }
 

@@ -1,185 +1,255 @@
-//! Store unit tests: bounds, CLOCK second chance, dead-first eviction, purge.
+//! Store unit tests: keys, bounds, CLOCK second chance, dead-first eviction, purge.
 
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
-
 use super::*;
-use crate::dns::testutil::{self, a, Sections};
-use crate::dns::{Answer, TtlPolicy};
+use crate::cache::fixtures::a_answer;
 
-const POLICY: TtlPolicy = TtlPolicy {
-    min_ttl: 0,
-    max_ttl: 86_400,
-    negative_max_ttl: 3600,
-};
-
-fn entry(ttl: u32, now: Instant) -> Arc<Entry> {
-    let s = Sections {
-        answers: vec![a("x.example.", ttl, 1)],
-        ..Sections::default()
-    };
-    let wire = testutil::response(1, "x.example.", RecordType::A, ResponseCode::NoError, s);
-    Arc::new(Entry::new(
-        Answer::from_upstream(&wire, &POLICY, now).unwrap(),
-        0,
-    ))
+fn store(max_entries: u64, stale: Duration) -> Store {
+    Store::new(max_entries, stale, RandomState::new(), Instant::now())
 }
 
-/// Distinct hashes that all land in shard 0 and spread over the table.
-fn hash(n: u64) -> u64 {
-    n.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !(0xffff_u64 << 32)
-}
-
-fn filled(store: &Store, n: u64, ttl: u32, now: Instant) {
-    for i in 0..n {
-        store.insert(hash(i), entry(ttl, now), now);
+/// The key bytes of `name`'s A question (flags 0).
+fn key_bytes(name: &str) -> Vec<u8> {
+    let mut key = vec![0, 0, 1, 0, 1];
+    for label in name.trim_end_matches('.').split('.') {
+        key.push(label.len() as u8);
+        key.extend_from_slice(label.as_bytes());
     }
+    key.push(0);
+    key
+}
+
+/// A record answering `name` with `answers` A records of `ttl`, stored at `now`.
+fn record(store: &Store, name: &str, ttl: u32, answers: usize, now: Instant) -> Vec<u8> {
+    let answer = a_answer(name, ttl, answers, now);
+    let mut bytes = Vec::new();
+    record::encode(&answer, 0, store.ticks(now), &mut bytes).unwrap();
+    bytes
+}
+
+fn put_sized(store: &Store, name: &str, ttl: u32, answers: usize, now: Instant) -> bool {
+    let bytes = record(store, name, ttl, answers, now);
+    let key_bytes = key_bytes(name);
+    let key = Key::new(&key_bytes).unwrap();
+    store.insert(store.hash(key), key, &bytes, now)
+}
+
+fn put(store: &Store, name: &str, ttl: u32, now: Instant) -> bool {
+    put_sized(store, name, ttl, 1, now)
+}
+
+/// Marks `name` as hit; whether it is there.
+fn hit(store: &Store, name: &str) -> bool {
+    let key_bytes = key_bytes(name);
+    let key = Key::new(&key_bytes).unwrap();
+    store
+        .with(store.hash(key), key, |mut r| {
+            r.hit();
+        })
+        .is_some()
+}
+
+fn lifetime_of(store: &Store, name: &str) -> Option<u32> {
+    let key_bytes = key_bytes(name);
+    let key = Key::new(&key_bytes).unwrap();
+    store.with(store.hash(key), key, |r| r.read().lifetime())
 }
 
 #[test]
-fn get_finds_what_was_put_and_only_that() {
-    let (store, now) = (Store::new(100, Duration::ZERO), Instant::now());
-    let e = entry(300, now);
-    store.insert(hash(1), Arc::clone(&e), now);
-    assert!(Arc::ptr_eq(&store.get(hash(1)).unwrap(), &e));
-    assert!(store.get(hash(2)).is_none());
+fn a_record_is_found_by_its_own_key_only() {
+    let (store, now) = (store(100, Duration::ZERO), Instant::now());
+    assert!(put(&store, "x.example.", 300, now));
+    assert!(hit(&store, "x.example."));
+    assert!(!hit(&store, "y.example."));
+    let other_type = [
+        0, 0, 28, 0, 1, 1, b'x', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0,
+    ];
+    let key = Key::new(&other_type).unwrap();
+    assert!(store.with(store.hash(key), key, |_| ()).is_none());
 }
 
 #[test]
-fn same_hash_replaces_in_place() {
-    let (store, now) = (Store::new(100, Duration::ZERO), Instant::now());
-    store.insert(hash(1), entry(10, now), now);
-    let newer = entry(600, now);
-    store.insert(hash(1), Arc::clone(&newer), now);
-    assert!(Arc::ptr_eq(&store.get(hash(1)).unwrap(), &newer));
+fn keys_sharing_a_hash_both_live() {
+    let (store, now) = (store(100, Duration::ZERO), Instant::now());
+    let (a_key, b_key) = (key_bytes("a.example."), key_bytes("b.example."));
+    for (name, key) in [("a.example.", &a_key), ("b.example.", &b_key)] {
+        let bytes = record(&store, name, 300, 1, now);
+        assert!(store.insert(42, Key::new(key).unwrap(), &bytes, now));
+    }
+    for key in [&a_key, &b_key] {
+        assert!(store.with(42, Key::new(key).unwrap(), |_| ()).is_some());
+    }
+    assert_eq!(store.purge(now), 2);
+}
+
+#[test]
+fn the_same_key_replaces_its_record() {
+    let (store, now) = (store(100, Duration::ZERO), Instant::now());
+    put(&store, "x.example.", 10, now);
+    put(&store, "x.example.", 600, now);
+    assert_eq!(lifetime_of(&store, "x.example."), Some(600));
     assert_eq!(
         store.purge(now + Duration::from_secs(300)),
         1,
-        "takes the new death time"
+        "takes the new lifetime"
     );
 }
 
 #[test]
 fn never_holds_more_than_max_entries() {
     let now = Instant::now();
-    for max in [1, 3, 10, 1023, 1024, 5000, 70_000] {
-        let store = Store::new(max, Duration::ZERO);
+    for max in [1, 2, 3, 10, 1000, 3000, 5000] {
+        let store = store(max, Duration::ZERO);
         for i in 0..max * 3 {
-            // Spread over every shard: the real hashes are uniform.
-            store.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), entry(300, now), now);
+            put(&store, &format!("n{i}.example."), 300, now);
         }
         let held = store.purge(now);
-        assert!(held <= max && held >= max / 2, "{held} held for max {max}");
+        assert!(held <= max && held > max / 2, "max {max}: {held}");
+        // The newest is always there.
+        assert!(
+            hit(&store, &format!("n{}.example.", max * 3 - 1)),
+            "max {max}"
+        );
     }
 }
 
 #[test]
 fn zero_capacity_stores_nothing() {
-    let (store, now) = (Store::new(0, Duration::ZERO), Instant::now());
-    store.insert(hash(1), entry(300, now), now);
-    assert!(store.get(hash(1)).is_none());
+    let (store, now) = (store(0, Duration::ZERO), Instant::now());
+    assert!(!put(&store, "x.example.", 300, now));
+    assert!(!hit(&store, "x.example."));
     assert_eq!(store.purge(now), 0);
-}
-
-/// Whether `hash` is held, without marking it used as `get` would.
-fn held(store: &Store, hash: u64) -> bool {
-    store.shard(hash).find(hash).is_some()
 }
 
 #[test]
 fn entries_hit_since_the_hand_passed_survive_a_flood() {
-    let (store, now) = (Store::new(100, Duration::ZERO), Instant::now());
-    filled(&store, 100, 300, now);
-    let popular: Vec<u64> = (0..100).step_by(10).map(hash).collect();
-    for &h in &popular {
-        assert!(store.get(h).is_some());
+    let (store, now) = (store(100, Duration::ZERO), Instant::now());
+    for i in 0..100 {
+        put(&store, &format!("n{i}.example."), 300, now);
     }
-    // 90 one-off names: exactly the unused slots are taken.
-    for i in 1000..1090 {
-        store.insert(hash(i), entry(300, now), now);
+    for i in 0..10 {
+        assert!(hit(&store, &format!("n{i}.example.")));
     }
-    assert!(popular.iter().all(|&h| held(&store, h)), "popular kept");
-    assert!((0..100)
-        .filter(|i| i % 10 != 0)
-        .all(|i| !held(&store, hash(i))));
+    // 90 one-off names: exactly the unused entries are taken.
+    for i in 0..90 {
+        put(&store, &format!("flood{i}.example."), 300, now);
+    }
+    let held = |name: String| {
+        let key_bytes = key_bytes(&name);
+        let key = Key::new(&key_bytes).unwrap();
+        store.with(store.hash(key), key, |_| ()).is_some()
+    };
+    assert!(
+        (0..10).all(|i| held(format!("n{i}.example."))),
+        "popular kept"
+    );
+    assert!((10..100).all(|i| !held(format!("n{i}.example."))));
     // Unused since the hand's pass, they go on its next turn.
-    for i in 2000..2100 {
-        store.insert(hash(i), entry(300, now), now);
+    for i in 100..200 {
+        put(&store, &format!("flood{i}.example."), 300, now);
     }
     assert!(
-        popular.iter().all(|&h| !held(&store, h)),
+        (0..10).all(|i| !held(format!("n{i}.example."))),
         "second chance only"
     );
+    assert_eq!(store.purge(now), 100);
 }
 
 #[test]
 fn dead_entries_go_first_even_when_used() {
-    let stale = Duration::from_secs(5);
-    let (store, now) = (Store::new(4, stale), Instant::now());
-    for i in 0..4 {
-        let ttl = if i == 2 { 10 } else { 3600 };
-        store.insert(hash(i), entry(ttl, now), now);
-        store.get(hash(i));
+    let (store, now) = (store(10, Duration::ZERO), Instant::now());
+    put(&store, "short.example.", 1, now);
+    hit(&store, "short.example.");
+    for i in 0..9 {
+        put(&store, &format!("n{i}.example."), 300, now);
+        hit(&store, &format!("n{i}.example."));
     }
-    // Expired but inside the stale window (dies at 10 + 5 s): still counted.
-    assert_eq!(store.purge(now + Duration::from_secs(14)), 4);
-    // Past the window: the hand clears 0 and 1, then takes 2 although it was used.
-    let dead = now + Duration::from_secs(16);
-    store.insert(hash(10), entry(3600, dead), dead);
-    assert!(!held(&store, hash(2)));
-    assert!([0, 1, 3, 10].iter().all(|&i| held(&store, hash(i))));
+    let later = now + Duration::from_secs(5);
+    put(&store, "new.example.", 300, later);
+    assert!(!hit(&store, "short.example."), "the dead one made room");
+    assert!((0..9).all(|i| hit(&store, &format!("n{i}.example."))));
 }
 
 #[test]
 fn purge_drops_the_dead_and_keeps_the_rest_findable() {
-    let (store, now) = (Store::new(1000, Duration::ZERO), Instant::now());
-    for i in 0..300 {
-        let ttl = if i % 3 == 0 { 10 } else { 3600 };
-        store.insert(hash(i), entry(ttl, now), now);
+    let (store, now) = (store(100, Duration::from_secs(10)), Instant::now());
+    for i in 0..20 {
+        let ttl = if i % 2 == 0 { 5 } else { 300 };
+        put(&store, &format!("n{i}.example."), ttl, now);
     }
+    // Expired but inside the stale window: still held.
+    assert_eq!(store.purge(now + Duration::from_secs(10)), 20);
+    assert_eq!(store.purge(now + Duration::from_secs(15)), 10);
+    assert!((0..20).all(|i| hit(&store, &format!("n{i}.example.")) == (i % 2 == 1)));
+    // The ring still takes new records after the sweep.
+    for i in 0..200 {
+        put(&store, &format!("m{i}.example."), 300, now);
+    }
+    assert_eq!(store.purge(now + Duration::from_secs(15)), 100);
+}
+
+#[test]
+fn large_answers_are_bounded_by_bytes_too() {
+    let (store, now) = (store(100, Duration::ZERO), Instant::now());
+    // ~9 KB each (no name compression): the 64 KiB ring of a 100-entry store holds seven.
+    for i in 0..20 {
+        assert!(put_sized(
+            &store,
+            &format!("big{i}.example."),
+            300,
+            300,
+            now
+        ));
+    }
+    let held = store.purge(now);
+    assert!((1..=7).contains(&held), "{held}");
+    assert!(hit(&store, "big19.example."));
+    // Small ones still go in, pushing the big ones out.
+    for i in 0..100 {
+        put(&store, &format!("n{i}.example."), 300, now);
+    }
+    assert_eq!(store.purge(now), 100);
+}
+
+#[test]
+fn adopt_copies_the_live_records() {
+    let (old, now) = (store(100, Duration::ZERO), Instant::now());
+    for i in 0..10 {
+        put(
+            &old,
+            &format!("n{i}.example."),
+            if i < 5 { 1 } else { 300 },
+            now,
+        );
+    }
+    let next = Store::new(1000, Duration::ZERO, old.keys().clone(), old.epoch());
+    next.adopt(&old, now);
+    assert_eq!(next.purge(now), 10, "adopted as they were");
     assert_eq!(
-        store.purge(now + Duration::from_secs(9)),
-        300,
-        "none dead yet"
+        next.purge(now + Duration::from_secs(2)),
+        5,
+        "then swept like any other"
     );
-    assert_eq!(store.purge(now + Duration::from_secs(11)), 200);
-    for i in 0..300 {
-        assert_eq!(store.get(hash(i)).is_some(), i % 3 != 0, "entry {i}");
-    }
-    // The moved slots are linked where they now are: replacing and evicting still work.
-    for i in 0..300 {
-        store.insert(hash(i), entry(3600, now), now);
-    }
-    assert_eq!(store.purge(now), 300);
-    assert!((0..300).all(|i| store.get(hash(i)).is_some()));
+    assert!((5..10).all(|i| hit(&next, &format!("n{i}.example."))));
+    let small = Store::new(3, Duration::ZERO, old.keys().clone(), old.epoch());
+    small.adopt(&old, now);
+    assert_eq!(small.purge(now), 3);
 }
 
 #[test]
-fn entries_lists_every_pair_once() {
-    let (store, now) = (Store::new(5000, Duration::ZERO), Instant::now());
-    for i in 0..3000u64 {
-        store.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), entry(300, now), now);
+fn shard_layout_is_bounded_and_keeps_indexes_dense() {
+    for max in [0, 1, 10, 1024, 2047, 5000, 100_000, 1_250_000, 10_000_000] {
+        let (shards, per) = layout(max);
+        assert!(
+            (1..=MAX_SHARDS as usize).contains(&shards),
+            "{max}: {shards}"
+        );
+        assert!((shards * per) as u64 <= max, "{max}");
+        if max >= 2 * ENTRIES_PER_SHARD {
+            let density = per as f64 / buckets(per as u64) as f64;
+            assert!(density > 0.75, "{max}: {shards} shards of {per}: {density}");
+        }
     }
-    let mut hashes: Vec<u64> = store.entries().into_iter().map(|(h, _)| h).collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    assert_eq!(hashes.len(), 3000);
-}
-
-#[test]
-fn shards_are_powers_of_two_and_capped() {
-    for (max, shards) in [
-        (0, 1),
-        (1, 1),
-        (2047, 1),
-        (2048, 2),
-        (100_000, 64),
-        (u64::MAX, 64),
-    ] {
-        let store = Store::new(max, Duration::ZERO);
-        assert_eq!(store.shards.len(), shards, "max {max}");
-        assert_eq!(store.mask + 1, shards);
-    }
+    assert_eq!(layout(1000), (1, 1000), "small caches are one exact shard");
 }

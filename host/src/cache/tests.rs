@@ -5,15 +5,10 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
+use super::fixtures::{a_answer, key, POLICY};
 use super::*;
-use crate::dns::testutil::{self, a, decode, soa, Sections, TestEdns, EDNS};
-use crate::dns::{parse_query, TtlPolicy};
-
-const POLICY: TtlPolicy = TtlPolicy {
-    min_ttl: 0,
-    max_ttl: 86_400,
-    negative_max_ttl: 3600,
-};
+use crate::dns::parse_query;
+use crate::dns::testutil::{self, decode, soa, Sections, TestEdns, EDNS};
 
 fn config(max_entries: u64) -> CacheConfig {
     CacheConfig {
@@ -31,10 +26,6 @@ fn cache(max_entries: u64) -> Cache {
     Cache::new(&config(max_entries))
 }
 
-fn key(packet: &[u8]) -> CacheKey {
-    CacheKey::new(&parse_query(packet).unwrap(), packet)
-}
-
 fn client(name: &str, qtype: RecordType, edns: Option<TestEdns>, cd: bool) -> Vec<u8> {
     testutil::query(0x4242, name, qtype, edns, cd)
 }
@@ -45,24 +36,20 @@ fn answer(name: &str, rcode: ResponseCode, s: Sections, now: Instant) -> Answer 
 }
 
 fn positive(name: &str, ttl: u32, now: Instant) -> Answer {
-    let s = Sections {
-        answers: vec![a(name, ttl, 1)],
-        ..Sections::default()
-    };
-    answer(name, ResponseCode::NoError, s, now)
+    a_answer(name, ttl, 1, now)
 }
 
 #[test]
 fn hit_and_miss() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("www.example.com.", RecordType::A, None, false);
-    assert!(cache.get(&key(&q), now).is_none());
-    cache.insert(key(&q), positive("www.example.com.", 300, now));
-    assert!(cache.get(&key(&q), now).is_some());
+    assert!(cache.get(&key(&q), now, &mut Vec::new()).is_none());
+    cache.insert(&key(&q), &positive("www.example.com.", 300, now));
+    assert!(cache.get(&key(&q), now, &mut Vec::new()).is_some());
     let other_name = client("ww.example.com.", RecordType::A, None, false);
     let other_type = client("www.example.com.", RecordType::AAAA, None, false);
-    assert!(cache.get(&key(&other_name), now).is_none());
-    assert!(cache.get(&key(&other_type), now).is_none());
+    assert!(cache.get(&key(&other_name), now, &mut Vec::new()).is_none());
+    assert!(cache.get(&key(&other_type), now, &mut Vec::new()).is_none());
     assert_eq!(cache.entry_count(), 1);
 }
 
@@ -83,16 +70,23 @@ fn expired_answers_are_served_stale_only_within_the_window() {
     let now = Instant::now();
     let q = client("www.example.com.", RecordType::A, None, false);
     for c in [&stale, &off] {
-        c.insert(key(&q), positive("www.example.com.", 1, now));
+        c.insert(&key(&q), &positive("www.example.com.", 1, now));
     }
     let later = now + Duration::from_secs(2);
-    assert!(stale.get(&key(&q), later).is_none(), "get is fresh only");
-    assert!(off.get_stale(&key(&q), later).is_none(), "serve-stale off");
+    assert!(
+        stale.get(&key(&q), later, &mut Vec::new()).is_none(),
+        "get is fresh only"
+    );
+    assert!(
+        off.get_stale(&key(&q), later, &mut Vec::new()).is_none(),
+        "serve-stale off"
+    );
+    let mut held = Vec::new();
     let answer = stale
-        .get_stale(&key(&q), later)
+        .get_stale(&key(&q), later, &mut held)
         .expect("stale within window");
     assert!(stale
-        .get_stale(&key(&q), now + Duration::from_secs(12))
+        .get_stale(&key(&q), now + Duration::from_secs(12), &mut Vec::new())
         .is_none());
 
     let mut out = Vec::new();
@@ -113,8 +107,11 @@ fn key_ignores_case_and_keeps_label_boundaries() {
     assert_ne!(key(&split), key(&joined));
 
     let (cache, now) = (cache(100), Instant::now());
-    cache.insert(key(&lower), positive("www.example.com.", 300, now));
-    let hit = cache.get(&key(&upper), now).expect("case-insensitive hit");
+    cache.insert(&key(&lower), &positive("www.example.com.", 300, now));
+    let mut held = Vec::new();
+    let hit = cache
+        .get(&key(&upper), now, &mut held)
+        .expect("case-insensitive hit");
     let mut out = Vec::new();
     hit.write_response(&parse_query(&upper).unwrap(), &upper, now, 512, &mut out);
     assert_eq!(
@@ -129,8 +126,8 @@ fn an_entry_is_served_only_for_its_own_question() {
     // Stored under another question's hash (what a hash collision would do): a miss.
     let (cache, now) = (cache(100), Instant::now());
     let asked = client("asked.example.", RecordType::A, None, false);
-    cache.insert(key(&asked), positive("other.example.", 300, now));
-    assert!(cache.get(&key(&asked), now).is_none());
+    cache.insert(&key(&asked), &positive("other.example.", 300, now));
+    assert!(cache.get(&key(&asked), now, &mut Vec::new()).is_none());
     // Same name, other flags or type stored under this key: a miss too.
     let do_edns = Some(TestEdns {
         size: 1232,
@@ -139,21 +136,30 @@ fn an_entry_is_served_only_for_its_own_question() {
     });
     let with_do = client("other.example.", RecordType::A, do_edns, false);
     let plain = client("other.example.", RecordType::A, None, false);
-    cache.insert(key(&with_do), positive("other.example.", 300, now));
-    assert!(cache.get(&key(&with_do), now).is_some());
+    cache.insert(&key(&with_do), &positive("other.example.", 300, now));
+    assert!(cache.get(&key(&with_do), now, &mut Vec::new()).is_some());
     let aaaa = client("other.example.", RecordType::AAAA, None, false);
-    cache.insert(key(&aaaa), positive("other.example.", 300, now));
-    assert!(cache.get(&key(&aaaa), now).is_none(), "A answer under AAAA");
-    assert!(cache.get(&key(&plain), now).is_none(), "never stored");
+    cache.insert(&key(&aaaa), &positive("other.example.", 300, now));
+    assert!(
+        cache.get(&key(&aaaa), now, &mut Vec::new()).is_none(),
+        "A answer under AAAA"
+    );
+    assert!(
+        cache.get(&key(&plain), now, &mut Vec::new()).is_none(),
+        "never stored"
+    );
 }
 
 #[test]
 fn upstream_spelling_of_the_question_does_not_matter() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("MiXeD.Example.", RecordType::A, None, false);
-    cache.insert(key(&q), positive("mIxEd.EXAMPLE.", 300, now));
+    cache.insert(&key(&q), &positive("mIxEd.EXAMPLE.", 300, now));
     let lower = client("mixed.example.", RecordType::A, None, false);
-    let hit = cache.get(&key(&lower), now).expect("hit whatever the case");
+    let mut held = Vec::new();
+    let hit = cache
+        .get(&key(&lower), now, &mut held)
+        .expect("hit whatever the case");
     let mut out = Vec::new();
     hit.write_response(&parse_query(&lower).unwrap(), &lower, now, 512, &mut out);
     assert_eq!(out[12..lower.len()], lower[12..], "the asker's question");
@@ -168,10 +174,10 @@ fn long_names_use_heap_keys_with_the_same_rules() {
     assert_eq!(key(&q_upper), key(&q_lower));
     let (cache, now) = (cache(100), Instant::now());
     cache.insert(
-        key(&q_lower),
-        positive(&long.to_ascii_lowercase(), 300, now),
+        &key(&q_lower),
+        &positive(&long.to_ascii_lowercase(), 300, now),
     );
-    assert!(cache.get(&key(&q_upper), now).is_some());
+    assert!(cache.get(&key(&q_upper), now, &mut Vec::new()).is_some());
     let short = client("a.example.", RecordType::A, None, false);
     assert!(matches!(key(&short).0, KeyBytes::Inline { .. }));
 }
@@ -190,31 +196,36 @@ fn do_and_cd_are_separate_entries() {
         client("example.com.", RecordType::A, None, true),
         client("example.com.", RecordType::A, do_edns, true),
     ];
-    cache.insert(key(&variants[0]), positive("example.com.", 300, now));
+    cache.insert(&key(&variants[0]), &positive("example.com.", 300, now));
     for v in &variants[1..] {
-        assert!(cache.get(&key(v), now).is_none());
+        assert!(cache.get(&key(v), now, &mut Vec::new()).is_none());
     }
     // EDNS without DO shares the plain entry: the answer does not depend on it.
     let edns_no_do = client("example.com.", RecordType::A, EDNS, false);
-    assert!(cache.get(&key(&edns_no_do), now).is_some());
+    assert!(cache.get(&key(&edns_no_do), now, &mut Vec::new()).is_some());
 }
 
 #[test]
 fn expiry_follows_the_injected_clock() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("example.com.", RecordType::A, None, false);
-    cache.insert(key(&q), positive("example.com.", 60, now));
-    assert!(cache.get(&key(&q), now + Duration::from_secs(59)).is_some());
-    assert!(cache.get(&key(&q), now + Duration::from_secs(60)).is_none());
+    cache.insert(&key(&q), &positive("example.com.", 60, now));
+    assert!(cache
+        .get(&key(&q), now + Duration::from_secs(59), &mut Vec::new())
+        .is_some());
+    assert!(cache
+        .get(&key(&q), now + Duration::from_secs(60), &mut Vec::new())
+        .is_none());
 }
 
 #[test]
 fn ttls_decrease_on_hits() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("example.com.", RecordType::A, None, false);
-    cache.insert(key(&q), positive("example.com.", 300, now));
+    cache.insert(&key(&q), &positive("example.com.", 300, now));
     let later = now + Duration::from_secs(42);
-    let hit = cache.get(&key(&q), later).unwrap();
+    let mut held = Vec::new();
+    let hit = cache.get(&key(&q), later, &mut held).unwrap();
     let mut out = Vec::new();
     hit.write_response(&parse_query(&q).unwrap(), &q, later, 512, &mut out);
     assert_eq!(decode(&out).answers[0].ttl, 258);
@@ -229,16 +240,16 @@ fn negative_answers_are_cached_uncacheable_ones_are_not() {
         ..Sections::default()
     };
     let negative = answer("nope.example.com.", ResponseCode::NXDomain, s, now);
-    cache.insert(key(&nx), negative);
+    cache.insert(&key(&nx), &negative);
     assert!(cache
-        .get(&key(&nx), now + Duration::from_secs(119))
+        .get(&key(&nx), now + Duration::from_secs(119), &mut Vec::new())
         .is_some());
     assert!(cache
-        .get(&key(&nx), now + Duration::from_secs(120))
+        .get(&key(&nx), now + Duration::from_secs(120), &mut Vec::new())
         .is_none());
 
     let zero = client("zero.example.com.", RecordType::A, None, false);
-    cache.insert(key(&zero), positive("zero.example.com.", 0, now));
+    cache.insert(&key(&zero), &positive("zero.example.com.", 0, now));
     let fail = client("fail.example.com.", RecordType::A, None, false);
     let servfail = answer(
         "fail.example.com.",
@@ -246,9 +257,9 @@ fn negative_answers_are_cached_uncacheable_ones_are_not() {
         Sections::default(),
         now,
     );
-    cache.insert(key(&fail), servfail);
-    assert!(cache.get(&key(&zero), now).is_none());
-    assert!(cache.get(&key(&fail), now).is_none());
+    cache.insert(&key(&fail), &servfail);
+    assert!(cache.get(&key(&zero), now, &mut Vec::new()).is_none());
+    assert!(cache.get(&key(&fail), now, &mut Vec::new()).is_none());
     assert_eq!(cache.entry_count(), 1);
 }
 
@@ -256,10 +267,10 @@ fn negative_answers_are_cached_uncacheable_ones_are_not() {
 fn replacing_an_entry_takes_the_new_lifetime() {
     let (cache, now) = (cache(100), Instant::now());
     let q = client("example.com.", RecordType::A, None, false);
-    cache.insert(key(&q), positive("example.com.", 10, now));
-    cache.insert(key(&q), positive("example.com.", 600, now));
+    cache.insert(&key(&q), &positive("example.com.", 10, now));
+    cache.insert(&key(&q), &positive("example.com.", 600, now));
     assert!(cache
-        .get(&key(&q), now + Duration::from_secs(300))
+        .get(&key(&q), now + Duration::from_secs(300), &mut Vec::new())
         .is_some());
     assert_eq!(cache.entry_count(), 1);
 }
@@ -270,7 +281,7 @@ fn size_is_bounded() {
     for i in 0..200 {
         let name = format!("host{i}.example.com.");
         let q = client(&name, RecordType::A, None, false);
-        cache.insert(key(&q), positive(&name, 300, now));
+        cache.insert(&key(&q), &positive(&name, 300, now));
     }
     let count = cache.entry_count();
     assert!(count <= 10 && count > 0, "{count} entries");
@@ -284,7 +295,7 @@ fn rebuilt_keeps_entries_under_new_limits() {
         .map(|i| {
             let name = format!("n{i}.example.");
             let k = key(&client(&name, RecordType::A, None, false));
-            old.insert(k.clone(), positive(&name, 300, now));
+            old.insert(&k, &positive(&name, 300, now));
             k
         })
         .collect();
@@ -294,9 +305,11 @@ fn rebuilt_keeps_entries_under_new_limits() {
         ..config(100)
     });
     assert_eq!(bigger.entry_count(), 10);
-    assert!(keys.iter().all(|k| bigger.get(k, now).is_some()));
+    assert!(keys
+        .iter()
+        .all(|k| bigger.get(k, now, &mut Vec::new()).is_some()));
     assert!(
-        bigger.get_stale(&keys[0], now).is_some(),
+        bigger.get_stale(&keys[0], now, &mut Vec::new()).is_some(),
         "new window applies"
     );
     let smaller = old.rebuilt(&CacheConfig {
@@ -344,7 +357,7 @@ fn footprint_per_entry() {
         packet.extend_from_slice(&name);
         packet.extend_from_slice(&[0, 1, 0, 1]);
         let answer = Answer::from_upstream(&fill_answer(&name), &POLICY, now).unwrap();
-        cache.insert(key(&packet), answer);
+        cache.insert(&key(&packet), &answer);
     }
     assert_eq!(cache.entry_count(), u64::from(N));
     let per_entry = (rss() - before) / u64::from(N);

@@ -28,14 +28,16 @@ const MAX_MESSAGE: usize = u16::MAX as usize;
 
 /// An upstream response in wire form, ready to be served to any client asking the same question.
 ///
-/// Laid out for a cache of a million of them: one allocation holds the message
-/// and, after it, the TTL offsets; the expiry is derived from `stored_at` and
-/// `lifetime` rather than stored.
-#[derive(Debug)]
-pub struct Answer {
+/// `B` holds the bytes: a `Box` for an answer just walked ([`Answer::from_upstream`]),
+/// a borrowed slice ([`AnswerRef`]) for one read back from the cache, which keeps
+/// the same bytes (see [`Answer::data`] and [`Answer::from_parts`]). One buffer
+/// holds the message and, after it, the TTL offsets; the expiry is derived from
+/// `stored_at` and `lifetime` rather than stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<B = Box<[u8]>> {
     /// Header, question and records (OPT stripped; TTLs already capped at
     /// `lifetime`), then every record's TTL offset in it as a native-endian `u16`.
-    data: Box<[u8]>,
+    data: B,
     /// Length of the message at the start of `data`.
     wire_len: u16,
     question_end: u16,
@@ -43,6 +45,20 @@ pub struct Answer {
     ext_rcode: u8,
     lifetime: u32,
     stored_at: Instant,
+}
+
+/// An answer whose bytes are borrowed (from a cache hit's copy).
+pub type AnswerRef<'a> = Answer<&'a [u8]>;
+
+/// What an answer is besides its bytes, for storing it in another form (the
+/// cache's records) and rebuilding it with [`Answer::from_parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerMeta {
+    pub wire_len: u16,
+    pub question_end: u16,
+    pub ext_rcode: u8,
+    pub lifetime: u32,
+    pub stored_at: Instant,
 }
 
 impl Answer {
@@ -87,14 +103,75 @@ impl Answer {
         })
     }
 
+    /// Lower-cases the stored question's name (the cache does it once at insert, so
+    /// a hit compares it to a key with a plain `==`). Clients never see it: a
+    /// response carries the asker's own question bytes.
+    pub fn lowercase_question(&mut self) {
+        let end = usize::from(self.question_end).saturating_sub(4);
+        if let Some(name) = self.data.get_mut(HEADER_LEN..end) {
+            // An uncompressed name: length octets are ≤ 63, below b'A'.
+            name.make_ascii_lowercase();
+        }
+    }
+}
+
+impl<'a> AnswerRef<'a> {
+    /// An answer over `data` as [`Answer::data`] gave it, with `meta` as
+    /// [`Answer::meta`] gave it; `None` when they do not fit together.
+    pub fn from_parts(data: &'a [u8], meta: AnswerMeta) -> Option<AnswerRef<'a>> {
+        let wire_len = usize::from(meta.wire_len);
+        let fits = wire_len <= data.len()
+            && (data.len() - wire_len).is_multiple_of(2)
+            && HEADER_LEN <= usize::from(meta.question_end)
+            && usize::from(meta.question_end) <= wire_len;
+        fits.then_some(Answer {
+            data,
+            wire_len: meta.wire_len,
+            question_end: meta.question_end,
+            ext_rcode: meta.ext_rcode,
+            lifetime: meta.lifetime,
+            stored_at: meta.stored_at,
+        })
+    }
+}
+
+impl<B: AsRef<[u8]>> Answer<B> {
+    /// The same answer, borrowed.
+    pub fn borrowed(&self) -> AnswerRef<'_> {
+        Answer {
+            data: self.data.as_ref(),
+            wire_len: self.wire_len,
+            question_end: self.question_end,
+            ext_rcode: self.ext_rcode,
+            lifetime: self.lifetime,
+            stored_at: self.stored_at,
+        }
+    }
+
+    /// The message and then the TTL offsets: with [`Answer::meta`], all it takes
+    /// to rebuild the answer.
+    pub fn data(&self) -> &[u8] {
+        self.data.as_ref()
+    }
+
+    pub fn meta(&self) -> AnswerMeta {
+        AnswerMeta {
+            wire_len: self.wire_len,
+            question_end: self.question_end,
+            ext_rcode: self.ext_rcode,
+            lifetime: self.lifetime,
+            stored_at: self.stored_at,
+        }
+    }
+
     /// The stored message.
     fn wire(&self) -> &[u8] {
-        &self.data[..usize::from(self.wire_len)]
+        &self.data.as_ref()[..usize::from(self.wire_len)]
     }
 
     /// Where every record's TTL is in the message.
     fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        self.data[usize::from(self.wire_len)..]
+        self.data.as_ref()[usize::from(self.wire_len)..]
             .chunks_exact(2)
             .map(|at| usize::from(u16::from_ne_bytes([at[0], at[1]])))
     }
@@ -149,17 +226,6 @@ impl Answer {
             if let Some(dst) = out.get_mut(at..at + 4) {
                 dst.copy_from_slice(&ttl);
             }
-        }
-    }
-
-    /// Lower-cases the stored question's name (the cache does it once at insert, so
-    /// a hit compares it to a key with a plain `==`). Clients never see it: a
-    /// response carries the asker's own question bytes.
-    pub fn lowercase_question(&mut self) {
-        let end = usize::from(self.question_end).saturating_sub(4);
-        if let Some(name) = self.data.get_mut(HEADER_LEN..end) {
-            // An uncompressed name: length octets are ≤ 63, below b'A'.
-            name.make_ascii_lowercase();
         }
     }
 

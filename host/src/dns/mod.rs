@@ -26,7 +26,7 @@ pub(crate) mod testutil;
 mod ttl;
 mod wire;
 
-pub use answer::{Answer, TtlPolicy};
+pub use answer::{Answer, AnswerMeta, AnswerRef, TtlPolicy};
 pub use query::{parse_query, Edns, Query, Reject, RejectAnswer};
 pub use wire::WireError;
 

@@ -68,8 +68,7 @@ impl Pipeline {
         let Ok(answer) = Answer::from_upstream(&wire, &live.ttl_policy, Instant::now()) else {
             return;
         };
-        if answer.lifetime() > 0 {
-            cache.insert(refresh.key().clone(), answer);
+        if cache.insert(refresh.key(), &answer) {
             self.metrics.cache_prefetches.inc();
         }
     }

@@ -1,86 +1,25 @@
-//! [`Entry`]: a cached answer with the key flags it was stored under and what
-//! prefetch needs to know about it (how often it was hit, whether a refresh is
-//! already on its way); plus the [`Refresh`] request handed to the prefetch worker
-//! and the query a key stands for.
+//! [`Refresh`]: a request handed to the prefetch worker for an entry about to
+//! expire, and the query a key stands for.
 
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use super::store::{Key, Store};
 use super::{CacheKey, FLAG_CD, FLAG_DO, KEY_PREFIX};
-use crate::dns::Answer;
 
-/// Hits before an entry is worth refreshing: one-off names are left to expire.
-const MIN_HITS: u32 = 2;
 /// The EDNS payload in a rebuilt query; the upstream query gets our own anyway.
 const PAYLOAD: [u8; 2] = 1232u16.to_be_bytes();
 
-/// A cached answer; derefs to the [`Answer`]. One allocation with the answer's
-/// fields inline (the message itself is a second one).
-#[derive(Debug)]
-pub struct Entry {
-    answer: Answer,
-    hits: AtomicU32,
-    refreshing: AtomicBool,
-    /// The DO/CD flags byte of the key it was stored under.
-    flags: u8,
-}
-
-impl Deref for Entry {
-    type Target = Answer;
-
-    fn deref(&self) -> &Answer {
-        &self.answer
-    }
-}
-
-impl Entry {
-    pub(crate) fn new(mut answer: Answer, flags: u8) -> Entry {
-        answer.lowercase_question();
-        Entry {
-            answer,
-            hits: AtomicU32::new(0),
-            refreshing: AtomicBool::new(false),
-            flags,
-        }
-    }
-
-    /// Whether this is the answer to `key`: same flags, same QTYPE and QCLASS, and
-    /// the same name (both lower-cased: the key when built, the entry in `new`).
-    pub(crate) fn answers(&self, key: &CacheKey) -> bool {
-        let key = key.as_bytes();
-        let (flags, type_class, name) = (key[0], &key[1..KEY_PREFIX], &key[KEY_PREFIX..]);
-        let question = self.answer.question();
-        let Some((stored_name, stored_type_class)) =
-            question.split_at_checked(question.len().wrapping_sub(4))
-        else {
-            return false;
-        };
-        self.flags == flags && stored_type_class == type_class && stored_name == name
-    }
-
-    /// Counts a hit at `now`; true (once, until the refresh ends) when this hit finds
-    /// a popular entry in the last tenth of its lifetime.
-    pub(crate) fn hit_wants_refresh(&self, now: Instant) -> bool {
-        let hits = self.hits.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-        let lifetime = Duration::from_secs(self.answer.lifetime().into());
-        hits >= MIN_HITS
-            && self.answer.remaining(now) <= lifetime / 10
-            && !self.refreshing.swap(true, Ordering::AcqRel)
-    }
-}
-
 /// A request to ask the upstreams again for an entry about to expire. Dropping it,
-/// refreshed or not, lets a later hit ask again (a refreshed entry is a new entry).
+/// refreshed or not, lets a later hit ask again (a refreshed entry is a new record).
 pub struct Refresh {
     key: CacheKey,
-    entry: Arc<Entry>,
+    hash: u64,
+    store: Arc<Store>,
 }
 
 impl Refresh {
-    pub(crate) fn new(key: CacheKey, entry: Arc<Entry>) -> Refresh {
-        Refresh { key, entry }
+    pub(super) fn new(key: CacheKey, hash: u64, store: Arc<Store>) -> Refresh {
+        Refresh { key, hash, store }
     }
 
     pub fn key(&self) -> &CacheKey {
@@ -90,7 +29,9 @@ impl Refresh {
 
 impl Drop for Refresh {
     fn drop(&mut self) {
-        self.entry.refreshing.store(false, Ordering::Release);
+        if let Some(key) = Key::new(self.key.as_bytes()) {
+            self.store.with(self.hash, key, |mut r| r.end_refresh());
+        }
     }
 }
 
@@ -113,24 +54,15 @@ impl CacheKey {
 
 #[cfg(test)]
 mod tests {
-    use hickory_proto::op::ResponseCode;
+    use std::time::{Duration, Instant};
+
     use hickory_proto::rr::RecordType;
 
-    use super::*;
+    use crate::cache::fixtures::{a_answer, key};
     use crate::cache::Cache;
     use crate::config::CacheConfig;
-    use crate::dns::testutil::{self, a, Sections, TestEdns};
-    use crate::dns::{parse_query, TtlPolicy};
-
-    const POLICY: TtlPolicy = TtlPolicy {
-        min_ttl: 0,
-        max_ttl: 86_400,
-        negative_max_ttl: 3600,
-    };
-
-    fn key(packet: &[u8]) -> CacheKey {
-        CacheKey::new(&parse_query(packet).unwrap(), packet)
-    }
+    use crate::dns::testutil::{self, TestEdns};
+    use crate::dns::{parse_query, Answer};
 
     fn prefetching() -> Cache {
         Cache::new(&CacheConfig {
@@ -145,12 +77,7 @@ mod tests {
     }
 
     fn answer(name: &str, ttl: u32, now: Instant) -> Answer {
-        let s = Sections {
-            answers: vec![a(name, ttl, 1)],
-            ..Sections::default()
-        };
-        let wire = testutil::response(1, name, RecordType::A, ResponseCode::NoError, s);
-        Answer::from_upstream(&wire, &POLICY, now).unwrap()
+        a_answer(name, ttl, 1, now)
     }
 
     #[test]
@@ -192,24 +119,24 @@ mod tests {
         assert!(cache.take_refreshes().is_none(), "one worker only");
         let now = Instant::now();
         let q = testutil::query(1, "hot.example.", RecordType::A, None, false);
-        cache.insert(key(&q), answer("hot.example.", 100, now));
+        cache.insert(&key(&q), &answer("hot.example.", 100, now));
         let at = |secs: f64| now + Duration::from_secs_f64(secs);
         // Hit twice, but early in its life: nothing to do yet.
-        assert!(cache.get(&key(&q), at(1.0)).is_some());
-        assert!(cache.get(&key(&q), at(50.0)).is_some());
+        assert!(cache.get(&key(&q), at(1.0), &mut Vec::new()).is_some());
+        assert!(cache.get(&key(&q), at(50.0), &mut Vec::new()).is_some());
         assert!(queue.try_recv().is_err());
         // Last tenth: one refresh, and no second while it runs.
-        assert!(cache.get(&key(&q), at(90.5)).is_some());
+        assert!(cache.get(&key(&q), at(90.5), &mut Vec::new()).is_some());
         let refresh = queue.try_recv().unwrap();
         assert_eq!(refresh.key(), &key(&q));
-        assert!(cache.get(&key(&q), at(91.0)).is_some());
+        assert!(cache.get(&key(&q), at(91.0), &mut Vec::new()).is_some());
         assert!(queue.try_recv().is_err());
         // A refresh that came to nothing lets the next hit ask again.
         drop(refresh);
-        assert!(cache.get(&key(&q), at(92.0)).is_some());
+        assert!(cache.get(&key(&q), at(92.0), &mut Vec::new()).is_some());
         assert!(queue.try_recv().is_ok());
         // Expired: a miss, never a refresh.
-        assert!(cache.get(&key(&q), at(100.0)).is_none());
+        assert!(cache.get(&key(&q), at(100.0), &mut Vec::new()).is_none());
     }
 
     #[test]
@@ -218,9 +145,9 @@ mod tests {
         let mut queue = cache.take_refreshes().unwrap();
         let now = Instant::now();
         let q = testutil::query(1, "once.example.", RecordType::A, None, false);
-        cache.insert(key(&q), answer("once.example.", 10, now));
+        cache.insert(&key(&q), &answer("once.example.", 10, now));
         assert!(cache
-            .get(&key(&q), now + Duration::from_millis(9500))
+            .get(&key(&q), now + Duration::from_millis(9500), &mut Vec::new())
             .is_some());
         assert!(queue.try_recv().is_err());
     }
