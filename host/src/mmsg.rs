@@ -1,5 +1,7 @@
-//! Several datagrams per receive (recvmmsg, Linux): the receive half of the
-//! client listener's batch and the upstream sockets' answer receive.
+//! Several datagrams per syscall (recvmmsg/sendmmsg, Linux): the receive half of
+//! the client listener's batch and the upstream sockets' answer receive here; the
+//! send half ([`SendBatch`], [`flush`]) and the per-socket [`Outbox`] that lets
+//! many tasks share one sendmmsg in their submodules.
 //!
 //! A [`RecvBatch`] owns every buffer, address and header the syscall needs, for
 //! the life of a receive loop, so receiving allocates nothing. The headers are
@@ -19,6 +21,12 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+
+mod outbox;
+mod send;
+
+pub(crate) use outbox::{Entry, Outbox};
+pub(crate) use send::SendBatch;
 
 /// Receive slots and the mmsghdr array pointing into them.
 pub(crate) struct RecvBatch {
