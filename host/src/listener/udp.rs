@@ -264,6 +264,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_burst_of_deferred_answers_past_the_outbox_all_arrive() {
+        let f = start().await;
+        let c = client().await;
+        // Resolved in the same turn (same timer deadline): more than the outbox
+        // holds, so some are sent by their own tasks.
+        for tag in 0..200u8 {
+            c.send_to(&wait_msg(30, tag), f.addr).await.unwrap();
+        }
+        let mut tags = Vec::new();
+        for _ in 0..200 {
+            let answer = recv(&c).await;
+            assert_eq!(answer[..3], wait_msg(30, 0)[..3]);
+            tags.push(answer[3]);
+        }
+        tags.sort_unstable();
+        assert_eq!(tags, (0..200u8).collect::<Vec<_>>(), "each answered once");
+        assert_eq!(f.shared.metrics.udp_send_errors.get(), 0);
+        f.shutdown.cancel();
+        f.loop_done.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn ipv6_clients_get_their_answers() {
         let Ok(socket) = UdpSocket::bind("[::1]:0").await else {
             return; // no IPv6 on this host

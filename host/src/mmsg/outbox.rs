@@ -245,7 +245,11 @@ mod tests {
                 outbox
                     .flush(&socket, &mut batch, &mut scratch, |_, _, _, _| panic!())
                     .await;
-                (socket.sends.load(Ordering::Relaxed), batch.len(), scratch.len())
+                (
+                    socket.sends.load(Ordering::Relaxed),
+                    batch.len(),
+                    scratch.len(),
+                )
             })
         };
         tokio::task::yield_now().await; // the flusher now waits
@@ -279,7 +283,9 @@ mod tests {
         let (mut batch, mut scratch) = (SendBatch::new(2), outbox.scratch());
         let socket = counting(None).await;
         let no_failure = |_: &SendBatch, _, _: Option<&Entry<u32>>, _: &io::Error| panic!();
-        outbox.flush(&socket, &mut batch, &mut scratch, no_failure).await;
+        outbox
+            .flush(&socket, &mut batch, &mut scratch, no_failure)
+            .await;
         assert_eq!(recv_all(&c, 2).await, [b"1".to_vec(), b"2".to_vec()]);
         assert!(outbox.lock().queue.is_empty() && scratch.is_empty());
     }

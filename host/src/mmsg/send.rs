@@ -253,7 +253,10 @@ mod tests {
             Err(io::ErrorKind::Interrupted.into()),
             Ok(2),
         ]);
-        assert!(failures(&fake, &mut b).await.is_empty(), "retried, not failed");
+        assert!(
+            failures(&fake, &mut b).await.is_empty(),
+            "retried, not failed"
+        );
         assert_eq!(*fake.attempts.borrow(), [0, 1, 1, 1]);
         assert_eq!(*fake.waits.borrow(), 1);
     }
@@ -286,7 +289,10 @@ mod tests {
         let failed = failures(&fake, &mut b).await;
         assert_eq!(
             failed,
-            [(1, io::ErrorKind::BrokenPipe), (2, io::ErrorKind::BrokenPipe)]
+            [
+                (1, io::ErrorKind::BrokenPipe),
+                (2, io::ErrorKind::BrokenPipe)
+            ]
         );
     }
 

@@ -134,11 +134,16 @@ impl UdpChannel {
     #[cfg(target_os = "linux")]
     async fn flush(&self, batch: &mut SendBatch, scratch: &mut Vec<Entry<(u16, u64)>>) {
         let failed = |_: &SendBatch, _, e: Option<&Entry<(u16, u64)>>, err: &io::Error| {
-            if let Some(&Entry { tag: (id, ticket), .. }) = e {
+            if let Some(&Entry {
+                tag: (id, ticket), ..
+            }) = e
+            {
                 self.pending.fail(id, ticket, err.kind());
             }
         };
-        self.outbox.flush(&self.socket, batch, scratch, failed).await;
+        self.outbox
+            .flush(&self.socket, batch, scratch, failed)
+            .await;
     }
 
     /// Queries waiting on this socket.
@@ -274,4 +279,75 @@ fn connected_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
     socket.bind(&SocketAddr::new(any, 0).into())?;
     socket.connect(&peer.into())?;
     UdpSocket::from_std(socket.into())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::upstream::pending::{Delivery, Outcome};
+
+    /// A query for `a.` with `pad` bytes after it (an IPv4 datagram holds 65,507).
+    fn query(pad: usize) -> Outgoing {
+        let mut q = vec![0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        let question = q[wire::HEADER..].to_vec();
+        q.resize(q.len() + pad, 0);
+        Outgoing::new(&q, &question).unwrap()
+    }
+
+    async fn next(mailbox: &Mailbox) -> Delivery {
+        let got = tokio::time::timeout(Duration::from_secs(2), mailbox.next()).await;
+        got.expect("a delivery in time")
+    }
+
+    #[tokio::test]
+    async fn a_query_the_kernel_refuses_fails_its_own_attempt_and_the_others_go() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = peer.local_addr().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let shutdown = CancellationToken::new();
+        let channel = UdpChannel::open(addr, Arc::from("t"), metrics, shutdown.clone()).unwrap();
+        let mailbox = Arc::new(Mailbox::default());
+        let (mut ok, mut big, mut after) = (query(0), query(65_520 - 19), query(0));
+        // Queued in one turn: one sendmmsg, whose second datagram is too big.
+        let r0 = channel.send(&mut ok, 0, &mailbox).await.unwrap();
+        let _r1 = channel.send(&mut big, 1, &mailbox).await.unwrap();
+        let r2 = channel.send(&mut after, 2, &mailbox).await.unwrap();
+        let failed = next(&mailbox).await;
+        assert_eq!(failed.attempt, 1);
+        assert!(matches!(failed.outcome, Outcome::Failed(_)), "{failed:?}");
+        assert_eq!(channel.pending(), 2, "only the refused one left the map");
+        // Both others reached the upstream, in order, with their own IDs.
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut b = [0u8; 512];
+        for id in [r0.id(), r2.id()] {
+            let n = peer.recv(&mut b).unwrap();
+            assert_eq!((n, &b[..2]), (19, &id.to_be_bytes()[..]));
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), mailbox.next())
+                .await
+                .is_err()
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn after_the_receive_task_stops_queries_are_sent_directly() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = peer.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
+        let channel = UdpChannel::open(addr, Arc::from("t"), metrics, shutdown.clone()).unwrap();
+        shutdown.cancel();
+        // The receive task (the only flusher) ends, closing the outbox.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mailbox = Arc::new(Mailbox::default());
+        let registration = channel.send(&mut query(0), 0, &mailbox).await.unwrap();
+        // Queued, it would never go: nobody flushes any more.
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut b = [0u8; 512];
+        let n = peer.recv(&mut b).unwrap();
+        assert_eq!((n, &b[..2]), (19, &registration.id().to_be_bytes()[..]));
+    }
 }

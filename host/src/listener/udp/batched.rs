@@ -93,7 +93,9 @@ impl<H: Handler> UdpListener<H> {
             let client = b.peer(j).or_else(|| e?.to.as_ref()?.as_socket());
             tracing::debug!(client = ?client, error = %err, "udp send failed");
         };
-        self.outbox.flush(&*self.socket, sends, scratch, failed).await;
+        self.outbox
+            .flush(&*self.socket, sends, scratch, failed)
+            .await;
     }
 
     /// Runs the handler on the `n` datagrams just received; queues inline answers.

@@ -257,6 +257,41 @@ async fn refused_upstream_fails_over_at_once() {
     );
 }
 
+/// A send the kernel refuses (here EMSGSIZE: bigger than any IPv4 datagram) fails its
+/// attempt at once, like an ICMP refusal, though the queries go out batched.
+#[tokio::test]
+async fn a_query_the_kernel_will_not_send_fails_fast() {
+    let up = Responder::start(Behaviour::Answer).await;
+    let (pool, metrics) = pool(&[up.addr], 500, 2000).await;
+    let (mut message, question) = query("big.example");
+    message.resize(65_520, 0);
+    let request = UpstreamRequest {
+        message: &message,
+        question: &message[question],
+        deadline: Instant::now() + Duration::from_secs(2),
+    };
+    let started = Instant::now();
+    let result = pool.exchange(&request).await;
+    assert!(
+        matches!(result, Err(UpstreamError::Io { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        errors(&metrics, "io"),
+        2,
+        "one retry after a pause, no more"
+    );
+    assert_eq!(pool.pending(), 0);
+    // The socket is fine for everything else.
+    let wire = ask(&pool, "small.example", SECOND).await.unwrap();
+    assert_real_answer(&wire, "small.example");
+}
+
 #[tokio::test]
 async fn a_cancelled_lone_exchange_leaves_nothing_behind() {
     let up = Responder::start(Behaviour::Silent).await;
