@@ -152,7 +152,7 @@ impl<H: Handler> UdpListener<H> {
                 tag: (),
             }) {
                 Ok(()) => return,
-                Err(entry) => entry.buf,
+                Err(out) => out,
             };
             send(&socket, &out, peer, &errors).await;
         }));

@@ -73,13 +73,13 @@ impl<T> Outbox<T> {
         Vec::with_capacity(self.capacity)
     }
 
-    /// Queues `entry`, waking the flusher if it waits; hands it back when the
-    /// outbox is full or closed.
-    pub(crate) fn push(&self, entry: Entry<T>) -> Result<(), Entry<T>> {
+    /// Queues `entry`, waking the flusher if it waits; hands its buffer back when
+    /// the outbox is full or closed.
+    pub(crate) fn push(&self, entry: Entry<T>) -> Result<(), PooledBuf> {
         let waker = {
             let mut state = self.lock();
             if state.closed || state.queue.len() >= self.capacity {
-                return Err(entry);
+                return Err(entry.buf);
             }
             state.queue.push(entry);
             state.waker.take()
@@ -218,6 +218,18 @@ mod tests {
         }
     }
 
+    /// An outbox of `capacity` holding `tags` (each a one-byte datagram) for the
+    /// client socket returned.
+    async fn filled(capacity: usize, tags: &[u32]) -> (Outbox<u32>, UdpSocket) {
+        let outbox = Outbox::new(capacity);
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = c.local_addr().unwrap();
+        for &tag in tags {
+            assert!(outbox.push(entry(&[tag as u8], to, tag)).is_ok());
+        }
+        (outbox, c)
+    }
+
     async fn recv_all(c: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut b = [0u8; 64];
@@ -270,13 +282,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_or_closed_outbox_hands_the_datagram_back() {
-        let outbox = Outbox::<u32>::new(2);
-        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (outbox, c) = filled(2, &[1, 2]).await;
         let to = c.local_addr().unwrap();
-        assert!(outbox.push(entry(b"1", to, 1)).is_ok());
-        assert!(outbox.push(entry(b"2", to, 2)).is_ok());
         let back = outbox.push(entry(b"3", to, 3)).unwrap_err();
-        assert_eq!((&back.buf[..], back.tag), (&b"3"[..], 3));
+        assert_eq!(&back[..], b"3");
         outbox.close();
         assert!(outbox.push(entry(b"4", to, 4)).is_err(), "closed");
         // Closed, but what was queued still goes.
@@ -286,18 +295,13 @@ mod tests {
         outbox
             .flush(&socket, &mut batch, &mut scratch, no_failure)
             .await;
-        assert_eq!(recv_all(&c, 2).await, [b"1".to_vec(), b"2".to_vec()]);
+        assert_eq!(recv_all(&c, 2).await, [vec![1], vec![2]]);
         assert!(outbox.lock().queue.is_empty() && scratch.is_empty());
     }
 
     #[tokio::test]
     async fn a_batch_too_small_fails_the_rest_rather_than_dropping_them() {
-        let outbox = Outbox::<u32>::new(3);
-        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let to = c.local_addr().unwrap();
-        for tag in [1, 2, 3] {
-            assert!(outbox.push(entry(b"q", to, tag)).is_ok());
-        }
+        let (outbox, c) = filled(3, &[1, 2, 3]).await;
         let (mut batch, mut scratch) = (SendBatch::new(2), outbox.scratch());
         let mut failed = Vec::new();
         let socket = counting(None).await;
@@ -312,12 +316,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_datagram_reaches_its_own_entry_after_the_inline_ones() {
-        let outbox = Outbox::<u32>::new(4);
-        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (outbox, c) = filled(4, &[10, 11, 12]).await;
         let to = c.local_addr().unwrap();
-        for tag in [10, 11, 12] {
-            assert!(outbox.push(entry(&[tag as u8], to, tag)).is_ok());
-        }
         let inline = SockAddr::from(to);
         let mut batch = SendBatch::new(1 + outbox.capacity());
         // SAFETY: static data; `inline` outlives the flush.

@@ -10,14 +10,13 @@
 
 use std::future::Future;
 use std::io;
-use std::mem::zeroed;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::to_socket_addr;
+use super::{headers, to_socket_addr};
 
 /// Headers of datagrams to send; each points at bytes and an address owned elsewhere.
 pub(crate) struct SendBatch {
@@ -35,24 +34,8 @@ unsafe impl Send for SendBatch {}
 impl SendBatch {
     /// Room for `capacity` datagrams per send.
     pub(crate) fn new(capacity: usize) -> SendBatch {
-        let capacity = capacity.max(1);
-        let mut b = SendBatch {
-            iov: (0..capacity)
-                .map(|_| libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                })
-                .collect(),
-            // SAFETY: all-zero is a valid value of this plain C struct.
-            hdr: (0..capacity).map(|_| unsafe { zeroed() }).collect(),
-            len: 0,
-        };
-        for i in 0..capacity {
-            let h = &mut b.hdr[i].msg_hdr;
-            h.msg_iov = &raw mut b.iov[i];
-            h.msg_iovlen = 1;
-        }
-        b
+        let (iov, hdr) = headers(capacity.max(1));
+        SendBatch { iov, hdr, len: 0 }
     }
 
     /// Queues `data` for `name` (null: the socket's connected peer); false when full.
@@ -181,6 +164,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::collections::VecDeque;
+    use std::io::ErrorKind::{ConnectionRefused, Interrupted, WouldBlock};
 
     /// Scripted send results; records the `from` of every attempt.
     struct Fake {
@@ -216,6 +200,10 @@ mod tests {
         }
     }
 
+    fn err(kind: io::ErrorKind) -> io::Result<usize> {
+        Err(kind.into())
+    }
+
     const DATA: [&[u8]; 5] = [b"d0", b"d1", b"d2", b"d3", b"d4"];
 
     /// A batch of `n` datagrams for the connected peer.
@@ -247,12 +235,7 @@ mod tests {
     #[tokio::test]
     async fn eagain_waits_for_writability_and_retries_the_same_datagram() {
         let mut b = batch(3);
-        let fake = Fake::new(vec![
-            Ok(1),
-            Err(io::ErrorKind::WouldBlock.into()),
-            Err(io::ErrorKind::Interrupted.into()),
-            Ok(2),
-        ]);
+        let fake = Fake::new(vec![Ok(1), err(WouldBlock), err(Interrupted), Ok(2)]);
         assert!(
             failures(&fake, &mut b).await.is_empty(),
             "retried, not failed"
@@ -264,12 +247,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_datagram_is_reported_and_the_rest_still_go() {
         let mut b = batch(4);
-        let fake = Fake::new(vec![
-            Ok(1),
-            Err(io::ErrorKind::ConnectionRefused.into()),
-            Ok(0),
-            Ok(1),
-        ]);
+        let fake = Fake::new(vec![Ok(1), err(ConnectionRefused), Ok(0), Ok(1)]);
         let failed = failures(&fake, &mut b).await;
         assert_eq!(*fake.attempts.borrow(), [0, 1, 2, 3]);
         assert_eq!(
@@ -284,16 +262,11 @@ mod tests {
     #[tokio::test]
     async fn a_socket_that_cannot_become_writable_fails_the_rest() {
         let mut b = batch(3);
-        let mut fake = Fake::new(vec![Ok(1), Err(io::ErrorKind::WouldBlock.into())]);
+        let mut fake = Fake::new(vec![Ok(1), err(WouldBlock)]);
         fake.writable = io::ErrorKind::BrokenPipe;
         let failed = failures(&fake, &mut b).await;
-        assert_eq!(
-            failed,
-            [
-                (1, io::ErrorKind::BrokenPipe),
-                (2, io::ErrorKind::BrokenPipe)
-            ]
-        );
+        let pipe = io::ErrorKind::BrokenPipe;
+        assert_eq!(failed, [(1, pipe), (2, pipe)], "each of the rest, once");
     }
 
     #[tokio::test]

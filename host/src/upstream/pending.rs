@@ -360,14 +360,13 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_failed_send_reaches_its_own_attempt_only() {
-        let map = PendingMap::default();
+        let (map, tx) = (PendingMap::default(), Arc::new(Mailbox::default()));
         let question: Arc<[u8]> = Arc::from(QUESTION);
-        let tx = Arc::new(Mailbox::default());
-        let a = map.register(0, &question, 4, &tx).unwrap();
-        let b = map.register(0, &question, 5, &tx).unwrap();
-        map.fail(b.id(), b.ticket() + 1, io::ErrorKind::ConnectionRefused);
+        let [a, b] = [4, 5].map(|attempt| map.register(0, &question, attempt, &tx).unwrap());
+        let refused = io::ErrorKind::ConnectionRefused;
+        map.fail(b.id(), b.ticket() + 1, refused);
         assert!(tx.try_take().is_none(), "another registration's ticket");
-        map.fail(b.id(), b.ticket(), io::ErrorKind::ConnectionRefused);
+        map.fail(b.id(), b.ticket(), refused);
         let delivery = tx.try_take().unwrap();
         assert_eq!(delivery.attempt, 5);
         assert!(matches!(
@@ -378,7 +377,7 @@ mod tests {
         assert_eq!(map.len(), 1, "only the failed one left the map");
         assert!(map.deliver(a.id(), &answer(a.id(), QUESTION)));
         drop(b);
-        map.fail(a.id(), a.ticket(), io::ErrorKind::ConnectionRefused);
+        map.fail(a.id(), a.ticket(), refused);
         assert_eq!(tx.try_take().unwrap().attempt, 4, "its answer, no failure");
         assert!(tx.try_take().is_none());
     }
