@@ -1,11 +1,15 @@
-//! The Linux receive loop: one recvmmsg per wakeup, every inline answer out in one sendmmsg.
+//! The Linux receive loop: one recvmmsg per wakeup, every answer ready out in one sendmmsg.
 //!
 //! Per batch, not per packet: one shutdown check, one clock read (the batch's
 //! receive time), one cooperative-budget tick. Each datagram goes through the
 //! synchronous [`Handler::handle`]; replies are queued in the [`Batch`] and
-//! flushed together before the next receive, misses are spawned exactly as in
-//! the portable loop. A short send is resumed where it stopped, EAGAIN waits for
-//! writability, and an answer the kernel refuses is counted and skipped: an
+//! flushed before the next receive together with the deferred answers the
+//! resolve tasks left in the socket's outbox ([`crate::mmsg::Outbox`]); misses
+//! are spawned exactly as in the portable loop. While the socket has nothing to
+//! read the loop also waits on the outbox: woken by a deferred answer, it yields
+//! for the rest of the scheduler turn, then sends all the turn's answers at once.
+//! A short send is resumed where it stopped, EAGAIN waits for writability, and
+//! an answer the kernel refuses is counted (`udp_send_errors`) and skipped: an
 //! answer that is ready is never dropped silently.
 //!
 //! Measured (27 Nov, 04:54–04:57, shared harness, proxy pinned to CPU 1, no
