@@ -133,7 +133,7 @@ impl<H: Handler> UdpListener<H> {
         let handler = Arc::clone(&self.handler);
         let errors = self.shared.metrics.udp_send_errors.clone();
         #[cfg(target_os = "linux")]
-        let outbox = Arc::clone(&self.outbox);
+        let outbox = self.outbox.expect();
         let mut out = self.shared.buffers.get();
         // Boxed: the resolve future is kilobytes (every await point's state down to
         // the upstream exchange), and spawning moves a task's future by value half a

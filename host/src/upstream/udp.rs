@@ -167,8 +167,11 @@ impl UdpChannel {
                 biased;
                 () = shutdown.cancelled() => break,
                 () = self.outbox.ready() => {
-                    // Let the rest of this turn's exchanges queue theirs.
-                    tokio::task::yield_now().await;
+                    // Other queries waiting on this socket mean load: let the rest
+                    // of this turn's exchanges queue theirs. A lone query goes at once.
+                    if self.pending.len() > self.outbox.len() {
+                        tokio::task::yield_now().await;
+                    }
                     self.flush(&mut sends, &mut scratch).await;
                     continue;
                 }

@@ -65,8 +65,10 @@ impl<H: Handler> UdpListener<H> {
                         biased;
                         _ = shutdown.cancelled() => break,
                         () = self.outbox.ready() => {
-                            // Let the rest of this turn's resolve tasks queue theirs.
-                            tokio::task::yield_now().await;
+                            if self.outbox.worth_waiting() {
+                                // Let the rest of this turn's resolve tasks queue theirs.
+                                tokio::task::yield_now().await;
+                            }
                             self.flush(batch.sends(), &mut scratch).await;
                             continue;
                         }
