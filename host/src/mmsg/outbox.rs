@@ -18,11 +18,17 @@
 //! allocates a task per flush (per datagram at low load), and cannot share a
 //! send with the inline answers.
 //!
-//! Measured (W2, `/work/wt/miss2-prof.sh`, see the branch report for the runs):
-//! under load about 8 datagrams per sendmmsg (0.11 sendmmsg per miss instead
-//! of 2 sendto); the kernel's per-datagram loopback work stays, so proxy CPU per
-//! miss fell only ~6%. Yielding unconditionally cost ~15 µs of minimum latency at
-//! 2k QPS (two extra scheduler passes per miss), hence the low-load shortcut.
+//! Measured 27 Nov 10:05–10:25 (W2: 200k distinct names, all misses, NSD
+//! upstream, blast `-c 8 -q 128 -b 32` for 2 s, proxy pinned to one core;
+//! `/work/wt/miss2-prof.sh`, 16 back-to-back pairs against main, machine shared
+//! with other builds, so single runs vary ±15%): 0.11–0.15 sendmmsg per query
+//! (about 15 datagrams each) instead of 1.95 sendto; proxy CPU per miss ~10%
+//! lower (median ratio 0.89–0.91, lower in 13 of 16 pairs). The kernel's
+//! per-datagram loopback work (delivery to the peer's socket, its wakeup) stays
+//! in the sender's syscall and was most of `sendto`'s 41%: batching removes the
+//! syscalls, not that. Yielding unconditionally added ~20 µs to the minimum
+//! latency at 2k QPS (two extra scheduler passes, an `epoll_wait` each, per
+//! miss), hence the low-load shortcut; with it, no difference was measurable.
 
 use std::future::poll_fn;
 use std::io;
