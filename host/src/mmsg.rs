@@ -1,5 +1,7 @@
-//! Several datagrams per receive (recvmmsg, Linux): the receive half of the
-//! client listener's batch and the upstream sockets' answer receive.
+//! Several datagrams per syscall (recvmmsg/sendmmsg, Linux): the receive half of
+//! the client listener's batch and the upstream sockets' answer receive here; the
+//! send half ([`SendBatch`], [`flush`]) and the per-socket [`Outbox`] that lets
+//! many tasks share one sendmmsg in their submodules.
 //!
 //! A [`RecvBatch`] owns every buffer, address and header the syscall needs, for
 //! the life of a receive loop, so receiving allocates nothing. The headers are
@@ -19,6 +21,12 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+
+mod outbox;
+mod send;
+
+pub(crate) use outbox::{Entry, Outbox};
+pub(crate) use send::SendBatch;
 
 /// Receive slots and the mmsghdr array pointing into them.
 pub(crate) struct RecvBatch {
@@ -40,27 +48,20 @@ impl RecvBatch {
     /// `count` datagrams of at most `slot` bytes per receive.
     pub(crate) fn new(count: usize, slot: usize) -> RecvBatch {
         let count = count.max(1);
-        // SAFETY: all-zero is a valid value of these plain C structs.
+        let (iov, hdr) = headers(count);
         let mut b = RecvBatch {
             slot,
             buf: vec![0; count * slot].into_boxed_slice(),
+            // SAFETY: all-zero is a valid value of this plain C struct.
             addr: (0..count).map(|_| unsafe { zeroed() }).collect(),
-            iov: (0..count)
-                .map(|_| libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                })
-                .collect(),
-            hdr: (0..count).map(|_| unsafe { zeroed() }).collect(),
+            iov,
+            hdr,
             received: count,
         };
         for i in 0..count {
             b.iov[i].iov_base = b.buf[i * slot..].as_mut_ptr().cast();
             b.iov[i].iov_len = slot;
-            let h = &mut b.hdr[i].msg_hdr;
-            h.msg_name = (&raw mut b.addr[i]).cast();
-            h.msg_iov = &raw mut b.iov[i];
-            h.msg_iovlen = 1;
+            b.hdr[i].msg_hdr.msg_name = (&raw mut b.addr[i]).cast();
         }
         b.reset();
         b
@@ -120,6 +121,24 @@ impl RecvBatch {
     pub(crate) fn capacity(&self) -> usize {
         self.hdr.len()
     }
+}
+
+/// `count` empty iovecs and the mmsghdrs that each point at one of them: heap
+/// allocations that never move, so the pointers hold for the owner's life.
+fn headers(count: usize) -> (Box<[libc::iovec]>, Box<[libc::mmsghdr]>) {
+    let mut iov: Box<[libc::iovec]> = (0..count)
+        .map(|_| libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        })
+        .collect();
+    // SAFETY: all-zero is a valid value of this plain C struct.
+    let mut hdr: Box<[libc::mmsghdr]> = (0..count).map(|_| unsafe { zeroed() }).collect();
+    for (h, v) in hdr.iter_mut().zip(iov.iter_mut()) {
+        h.msg_hdr.msg_iov = v;
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    (iov, hdr)
 }
 
 /// The socket address in a kernel-written `sockaddr_storage`.

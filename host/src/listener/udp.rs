@@ -4,8 +4,11 @@
 //! recvmmsg in, one sendmmsg out per wakeup, buffers in a [`batch::Batch`] owned
 //! for the loop's life); elsewhere it is one `recv_from`/`send_to` per query. The
 //! hit path allocates nothing either way. A miss's packet is copied by the
-//! pipeline into its own pooled buffer, which frees the receive slot at once, and
-//! its answer is sent by the task that resolved it.
+//! pipeline into its own pooled buffer, which frees the receive slot at once. Its
+//! answer, written by the task that resolved it, goes (Linux) into the socket's
+//! [`Outbox`] and out with the loop's next sendmmsg, beside other deferred and
+//! inline answers; elsewhere, or when the outbox is full or the loop has stopped,
+//! the task sends it itself.
 
 #[cfg(target_os = "linux")]
 mod batch;
@@ -23,6 +26,8 @@ use tokio_util::task::TaskTracker;
 use super::Handler;
 use crate::buffer::BufferPool;
 use crate::metrics::Metrics;
+#[cfg(target_os = "linux")]
+use crate::mmsg::{Entry, Outbox};
 
 /// What every UDP receive loop of one proxy shares.
 #[derive(Clone)]
@@ -49,6 +54,9 @@ pub struct UdpListener<H> {
     socket: Arc<UdpSocket>,
     handler: Arc<H>,
     shared: UdpShared,
+    /// Deferred answers for the receive loop's next send.
+    #[cfg(target_os = "linux")]
+    outbox: Arc<Outbox<()>>,
 }
 
 impl<H: Handler> UdpListener<H> {
@@ -57,6 +65,8 @@ impl<H: Handler> UdpListener<H> {
             socket: Arc::new(socket),
             handler,
             shared,
+            #[cfg(target_os = "linux")]
+            outbox: Arc::new(Outbox::new(batched::OUTBOX)),
         }
     }
 
@@ -122,6 +132,8 @@ impl<H: Handler> UdpListener<H> {
         let socket = Arc::clone(&self.socket);
         let handler = Arc::clone(&self.handler);
         let errors = self.shared.metrics.udp_send_errors.clone();
+        #[cfg(target_os = "linux")]
+        let outbox = self.outbox.expect();
         let mut out = self.shared.buffers.get();
         // Boxed: the resolve future is kilobytes (every await point's state down to
         // the upstream exchange), and spawning moves a task's future by value half a
@@ -130,6 +142,18 @@ impl<H: Handler> UdpListener<H> {
         // user-space instructions of a miss were those copies.
         self.shared.tasks.spawn(Box::pin(async move {
             handler.resolve(deferred, &mut out).await;
+            if out.is_empty() {
+                return;
+            }
+            #[cfg(target_os = "linux")]
+            let out = match outbox.push(Entry {
+                buf: out,
+                to: Some(peer.into()),
+                tag: (),
+            }) {
+                Ok(()) => return,
+                Err(out) => out,
+            };
             send(&socket, &out, peer, &errors).await;
         }));
     }
@@ -234,6 +258,28 @@ mod tests {
             assert_eq!(recv(&c).await, want);
         }
         assert_eq!(f.script.handled.load(Ordering::SeqCst), 5);
+        assert_eq!(f.shared.metrics.udp_send_errors.get(), 0);
+        f.shutdown.cancel();
+        f.loop_done.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_deferred_answers_past_the_outbox_all_arrive() {
+        let f = start().await;
+        let c = client().await;
+        // Resolved in the same turn (same timer deadline): more than the outbox
+        // holds, so some are sent by their own tasks.
+        for tag in 0..200u8 {
+            c.send_to(&wait_msg(30, tag), f.addr).await.unwrap();
+        }
+        let mut tags = Vec::new();
+        for _ in 0..200 {
+            let answer = recv(&c).await;
+            assert_eq!(answer[..3], wait_msg(30, 0)[..3]);
+            tags.push(answer[3]);
+        }
+        tags.sort_unstable();
+        assert_eq!(tags, (0..200u8).collect::<Vec<_>>(), "each answered once");
         assert_eq!(f.shared.metrics.udp_send_errors.get(), 0);
         f.shutdown.cancel();
         f.loop_done.await.unwrap();

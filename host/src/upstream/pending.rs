@@ -174,6 +174,25 @@ impl PendingMap {
         true
     }
 
+    /// Fails the waiter of `id` with `kind`, if it is still the registration with
+    /// `ticket` (its query could not be sent).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn fail(&self, id: u16, ticket: u64, kind: io::ErrorKind) {
+        let waiter = {
+            let mut inner = self.lock();
+            match inner.waiters.get(&id) {
+                Some(w) if w.ticket == ticket => inner.waiters.remove(&id),
+                _ => None,
+            }
+        };
+        if let Some(waiter) = waiter {
+            waiter.mailbox.post(Delivery {
+                attempt: waiter.attempt,
+                outcome: Outcome::Failed(kind),
+            });
+        }
+    }
+
     /// Fails every waiter with `kind`.
     pub(crate) fn fail_all(&self, kind: io::ErrorKind) {
         let waiters = std::mem::take(&mut self.lock().waiters);
@@ -213,6 +232,12 @@ pub(crate) struct Registration<'a> {
 impl Registration<'_> {
     pub(crate) fn id(&self) -> u16 {
         self.id
+    }
+
+    /// Tells this registration from a later one of the same ID.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn ticket(&self) -> u64 {
+        self.ticket
     }
 }
 
@@ -330,6 +355,31 @@ mod tests {
         }
         attempts.sort_unstable();
         assert_eq!(attempts, [0, 1]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_send_reaches_its_own_attempt_only() {
+        let (map, tx) = (PendingMap::default(), Arc::new(Mailbox::default()));
+        let question: Arc<[u8]> = Arc::from(QUESTION);
+        let [a, b] = [4, 5].map(|attempt| map.register(0, &question, attempt, &tx).unwrap());
+        let refused = io::ErrorKind::ConnectionRefused;
+        map.fail(b.id(), b.ticket() + 1, refused);
+        assert!(tx.try_take().is_none(), "another registration's ticket");
+        map.fail(b.id(), b.ticket(), refused);
+        let delivery = tx.try_take().unwrap();
+        assert_eq!(delivery.attempt, 5);
+        assert!(matches!(
+            delivery.outcome,
+            Outcome::Failed(io::ErrorKind::ConnectionRefused)
+        ));
+        assert!(tx.try_take().is_none());
+        assert_eq!(map.len(), 1, "only the failed one left the map");
+        assert!(map.deliver(a.id(), &answer(a.id(), QUESTION)));
+        drop(b);
+        map.fail(a.id(), a.ticket(), refused);
+        assert_eq!(tx.try_take().unwrap().attempt, 4, "its answer, no failure");
+        assert!(tx.try_take().is_none());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! One pooled UDP socket to one upstream: connected, on a port the OS picked at random,
 //! with the pending map of its queries and the task that hands answers to their waiters
 //! (on Linux a batch of them per receive, [`crate::mmsg`]).
+//!
+//! On Linux queries go out in batches too: [`UdpChannel::send`] copies the datagram
+//! into the socket's [`Outbox`] and returns; the receive task, woken by the first
+//! query of a scheduler turn, yields until the turn's other queries are queued and
+//! sends them all with one sendmmsg. A query the kernel refuses is failed to its own
+//! attempt through the pending map (the registration's mailbox), exactly as an ICMP
+//! error is, so the exchange fails over at once rather than waiting out its timeout.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,9 +24,11 @@ use super::error::AttemptError;
 use super::mailbox::Mailbox;
 use super::pending::{PendingMap, Registration};
 use super::wire::{self, Outgoing};
+#[cfg(target_os = "linux")]
+use crate::buffer::BufferPool;
 use crate::metrics::Metrics;
 #[cfg(target_os = "linux")]
-use crate::mmsg::RecvBatch;
+use crate::mmsg::{Entry, Outbox, RecvBatch, SendBatch};
 
 /// Room for any datagram, so an oversized answer is seen whole rather than cut short.
 const RECV_BUFFER: usize = 65_535;
@@ -27,6 +36,14 @@ const RECV_BUFFER: usize = 65_535;
 /// wakeup; 16 already makes the syscall cheaper than the datagrams it carries.
 #[cfg(target_os = "linux")]
 const RECV_BATCH: usize = 16;
+/// Queries waiting for the receive task's next send (Linux); past this a query
+/// is sent on its own. A miss burst brings a few dozen per socket and turn.
+#[cfg(target_os = "linux")]
+const OUTBOX: usize = 64;
+/// Room reserved per queued query: a question with EDNS fits; a larger one grows
+/// its buffer, which the pool then keeps (up to twice this) or frees.
+#[cfg(target_os = "linux")]
+const QUERY_BUFFER: usize = 512;
 /// Kernel receive buffer asked for: bursts of answers must not overflow it.
 const SO_RCVBUF: usize = 1 << 20;
 /// After an unexpected receive error, so a socket stuck in error cannot spin a core.
@@ -38,6 +55,11 @@ pub(crate) struct UdpChannel {
     label: Arc<str>,
     pending: PendingMap,
     metrics: Arc<Metrics>,
+    /// Queries for the next sendmmsg, tagged with their registration (ID, ticket).
+    #[cfg(target_os = "linux")]
+    outbox: Outbox<(u16, u64)>,
+    #[cfg(target_os = "linux")]
+    buffers: Arc<BufferPool>,
 }
 
 impl UdpChannel {
@@ -55,6 +77,10 @@ impl UdpChannel {
             label,
             pending: PendingMap::default(),
             metrics,
+            #[cfg(target_os = "linux")]
+            outbox: Outbox::new(OUTBOX),
+            #[cfg(target_os = "linux")]
+            buffers: BufferPool::new(OUTBOX, QUERY_BUFFER),
         });
         tokio::spawn(Arc::clone(&channel).receive(shutdown));
         Ok(channel)
@@ -62,6 +88,12 @@ impl UdpChannel {
 
     /// Sends `query` as `attempt` under a fresh random ID; its answer or error goes to
     /// `mailbox` for as long as the returned registration lives.
+    ///
+    /// On Linux this returns once the query is queued for the socket's next sendmmsg
+    /// (within this scheduler turn); if the kernel then refuses it, the error
+    /// reaches `mailbox` as this attempt's `Failed`. An error returned here is one
+    /// the query met before it could be queued, or on its own send when the outbox
+    /// was full.
     pub(crate) async fn send(
         &self,
         query: &mut Outgoing,
@@ -73,11 +105,45 @@ impl UdpChannel {
             .register(query.opcode(), query.question(), attempt, mailbox)
             .ok_or_else(|| AttemptError::io(io::ErrorKind::ResourceBusy.into()))?;
         query.set_id(registration.id());
+        #[cfg(target_os = "linux")]
+        if self.queue(query.datagram(), &registration) {
+            return Ok(registration);
+        }
         self.socket
             .send(query.datagram())
             .await
             .map_err(AttemptError::io)?;
         Ok(registration)
+    }
+
+    /// Queues `datagram` for the receive task's next send; false when the outbox
+    /// is full or closed (the caller sends it itself).
+    #[cfg(target_os = "linux")]
+    fn queue(&self, datagram: &[u8], registration: &Registration<'_>) -> bool {
+        let mut buf = self.buffers.get();
+        buf.extend_from_slice(datagram);
+        let entry = Entry {
+            buf,
+            to: None,
+            tag: (registration.id(), registration.ticket()),
+        };
+        self.outbox.push(entry).is_ok()
+    }
+
+    /// Sends every queued query; one refused fails its own attempt.
+    #[cfg(target_os = "linux")]
+    async fn flush(&self, batch: &mut SendBatch, scratch: &mut Vec<Entry<(u16, u64)>>) {
+        let failed = |_: &SendBatch, _, e: Option<&Entry<(u16, u64)>>, err: &io::Error| {
+            if let Some(&Entry {
+                tag: (id, ticket), ..
+            }) = e
+            {
+                self.pending.fail(id, ticket, err.kind());
+            }
+        };
+        self.outbox
+            .flush(&self.socket, batch, scratch, failed)
+            .await;
     }
 
     /// Queries waiting on this socket.
@@ -91,6 +157,7 @@ impl UdpChannel {
     async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
         use std::os::fd::AsRawFd;
         let mut batch = RecvBatch::new(RECV_BATCH, RECV_BUFFER);
+        let (mut sends, mut scratch) = (SendBatch::new(OUTBOX), self.outbox.scratch());
         let fd = self.socket.as_raw_fd();
         // ICMP errors raise only the error readiness, never the read one. (Not
         // `try_io`: it takes a single interest, a combined one never runs.)
@@ -98,7 +165,16 @@ impl UdpChannel {
         loop {
             let received = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
+                () = self.outbox.ready() => {
+                    // Other queries waiting on this socket mean load: let the rest
+                    // of this turn's exchanges queue theirs. A lone query goes at once.
+                    if self.pending.len() > self.outbox.len() {
+                        tokio::task::yield_now().await;
+                    }
+                    self.flush(&mut sends, &mut scratch).await;
+                    continue;
+                }
                 r = self.socket.async_io(interest, || batch.recv(fd)) => r,
             };
             match received {
@@ -113,11 +189,14 @@ impl UdpChannel {
                 }
                 Err(e) => {
                     if !self.receive_failed(e, &shutdown).await {
-                        return;
+                        break;
                     }
                 }
             }
         }
+        // Exchanges still running send their own queries from now on.
+        self.outbox.close();
+        self.flush(&mut sends, &mut scratch).await;
     }
 
     /// The portable loop: one answer per receive.
@@ -203,4 +282,75 @@ fn connected_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
     socket.bind(&SocketAddr::new(any, 0).into())?;
     socket.connect(&peer.into())?;
     UdpSocket::from_std(socket.into())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::upstream::pending::{Delivery, Outcome};
+
+    /// A query for `a.` with `pad` bytes after it (an IPv4 datagram holds 65,507).
+    fn query(pad: usize) -> Outgoing {
+        let mut q = vec![0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        let question = q[wire::HEADER..].to_vec();
+        q.resize(q.len() + pad, 0);
+        Outgoing::new(&q, &question).unwrap()
+    }
+
+    async fn next(mailbox: &Mailbox) -> Delivery {
+        let got = tokio::time::timeout(Duration::from_secs(2), mailbox.next()).await;
+        got.expect("a delivery in time")
+    }
+
+    #[tokio::test]
+    async fn a_query_the_kernel_refuses_fails_its_own_attempt_and_the_others_go() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = peer.local_addr().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let shutdown = CancellationToken::new();
+        let channel = UdpChannel::open(addr, Arc::from("t"), metrics, shutdown.clone()).unwrap();
+        let mailbox = Arc::new(Mailbox::default());
+        let (mut ok, mut big, mut after) = (query(0), query(65_520 - 19), query(0));
+        // Queued in one turn: one sendmmsg, whose second datagram is too big.
+        let r0 = channel.send(&mut ok, 0, &mailbox).await.unwrap();
+        let _r1 = channel.send(&mut big, 1, &mailbox).await.unwrap();
+        let r2 = channel.send(&mut after, 2, &mailbox).await.unwrap();
+        let failed = next(&mailbox).await;
+        assert_eq!(failed.attempt, 1);
+        assert!(matches!(failed.outcome, Outcome::Failed(_)), "{failed:?}");
+        assert_eq!(channel.pending(), 2, "only the refused one left the map");
+        // Both others reached the upstream, in order, with their own IDs.
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut b = [0u8; 512];
+        for id in [r0.id(), r2.id()] {
+            let n = peer.recv(&mut b).unwrap();
+            assert_eq!((n, &b[..2]), (19, &id.to_be_bytes()[..]));
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), mailbox.next())
+                .await
+                .is_err()
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn after_the_receive_task_stops_queries_are_sent_directly() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = peer.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let metrics = Arc::new(Metrics::new());
+        let channel = UdpChannel::open(addr, Arc::from("t"), metrics, shutdown.clone()).unwrap();
+        shutdown.cancel();
+        // The receive task (the only flusher) ends, closing the outbox.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mailbox = Arc::new(Mailbox::default());
+        let registration = channel.send(&mut query(0), 0, &mailbox).await.unwrap();
+        // Queued, it would never go: nobody flushes any more.
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut b = [0u8; 512];
+        let n = peer.recv(&mut b).unwrap();
+        assert_eq!((n, &b[..2]), (19, &registration.id().to_be_bytes()[..]));
+    }
 }

@@ -2,16 +2,17 @@
 //!
 //! A [`Batch`] owns every buffer, address and header the two syscalls need, for
 //! the whole life of a receive loop, so a batch allocates nothing. The receive
-//! half is a [`RecvBatch`] (shared with the upstream sockets); each answer has
-//! its own `Vec` (the handler writes it), and an answer is sent to the address
-//! the kernel wrote for its query, in place, with no conversion.
+//! half is a [`RecvBatch`] and the send half a [`SendBatch`] (both shared with
+//! the upstream sockets); each answer has its own `Vec` (the handler writes it),
+//! and an answer is sent to the address the kernel wrote for its query, in place,
+//! with no conversion. The send half has room for the listener's deferred answers
+//! too, so they share the inline answers' sendmmsg.
 
 use std::io;
-use std::mem::zeroed;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-use crate::mmsg::{to_socket_addr, RecvBatch};
+use crate::mmsg::{RecvBatch, SendBatch};
 
 /// One received datagram, as the handler sees it.
 pub struct Datagram<'a> {
@@ -26,48 +27,27 @@ pub struct Datagram<'a> {
 pub struct Batch {
     rx: RecvBatch,
     answers: Box<[Vec<u8>]>,
-    tx_iov: Box<[libc::iovec]>,
-    tx_hdr: Box<[libc::mmsghdr]>,
-    /// Answers queued for the next `send`.
-    queued: usize,
+    /// The answers queued since the last receive, then whatever the loop adds.
+    tx: SendBatch,
 }
 
-// SAFETY: the raw pointers inside the iovec/mmsghdr arrays point only into heap
-// allocations this same `Batch` owns and never reallocates (boxed slices; answer
-// pointers are refreshed before each send). Moving the `Batch` to another thread
-// moves those allocations with it; nothing is shared, so `Sync` is not claimed.
-unsafe impl Send for Batch {}
-
 impl Batch {
-    /// `capacity` datagrams of at most `slot` bytes each per receive.
-    pub fn new(capacity: usize, slot: usize) -> Batch {
+    /// `capacity` datagrams of at most `slot` bytes each per receive; room for
+    /// `extra` more datagrams (the deferred answers) in each send.
+    pub fn new(capacity: usize, slot: usize, extra: usize) -> Batch {
         let rx = RecvBatch::new(capacity, slot);
         let capacity = rx.capacity();
-        let mut b = Batch {
+        Batch {
             rx,
             answers: (0..capacity).map(|_| Vec::with_capacity(slot)).collect(),
-            tx_iov: (0..capacity)
-                .map(|_| libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                })
-                .collect(),
-            // SAFETY: all-zero is a valid value of this plain C struct.
-            tx_hdr: (0..capacity).map(|_| unsafe { zeroed() }).collect(),
-            queued: 0,
-        };
-        for i in 0..capacity {
-            let h = &mut b.tx_hdr[i].msg_hdr;
-            h.msg_iov = &raw mut b.tx_iov[i];
-            h.msg_iovlen = 1;
+            tx: SendBatch::new(capacity + extra),
         }
-        b
     }
 
     /// Receives up to `capacity` datagrams without blocking (one recvmmsg).
     /// `WouldBlock` when none is waiting. Drops the previous batch's answers.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        self.queued = 0;
+        self.tx.clear();
         self.rx.recv(fd)
     }
 
@@ -79,7 +59,7 @@ impl Batch {
             peer,
             truncated: self.rx.truncated(i),
         };
-        let out = &mut self.answers[self.queued];
+        let out = &mut self.answers[self.tx.len()];
         out.clear();
         (datagram, out)
     }
@@ -87,50 +67,18 @@ impl Batch {
     /// Queues the answer just written by [`Batch::datagram`] to datagram `i`'s sender.
     pub fn queue(&mut self, i: usize) {
         // Answers go to the address the kernel wrote for the query: it stays
-        // untouched until the next `recv`, which comes after the whole send.
+        // untouched until the next `recv`, which clears the send half first.
         let (name, namelen) = self.rx.sender(i);
-        let h = &mut self.tx_hdr[self.queued].msg_hdr;
-        h.msg_name = name;
-        h.msg_namelen = namelen;
-        self.queued += 1;
+        let answer = &self.answers[self.tx.len()];
+        // SAFETY: the answer is final (the handler is done with it) and is not
+        // touched again before `recv` clears the send half; so is the address.
+        let queued = unsafe { self.tx.push(answer, name, namelen) };
+        debug_assert!(queued, "one answer per received datagram always fits");
     }
 
-    pub fn queued(&self) -> usize {
-        self.queued
-    }
-
-    /// The address answer `j` goes to (logging).
-    pub fn answer_peer(&self, j: usize) -> Option<SocketAddr> {
-        let name = self.tx_hdr[j].msg_hdr.msg_name;
-        // SAFETY: `queue` pointed it at a sockaddr_storage of the receive batch.
-        to_socket_addr(unsafe { &*name.cast::<libc::sockaddr_storage>() })
-    }
-
-    /// Sends queued answers `from..` without blocking (one sendmmsg); returns how
-    /// many left. An error means answer `from` itself could not be sent.
-    pub fn send(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
-        if from >= self.queued {
-            return Ok(0);
-        }
-        for j in from..self.queued {
-            // The handler may have grown (reallocated) an answer: point at it now.
-            self.tx_iov[j].iov_base = self.answers[j].as_mut_ptr().cast();
-            self.tx_iov[j].iov_len = self.answers[j].len();
-        }
-        // SAFETY: headers `from..queued` point at live iovecs (just set, each over
-        // an initialised `Vec`) and at sockaddrs the kernel wrote on receive.
-        let n = unsafe {
-            libc::sendmmsg(
-                fd,
-                self.tx_hdr[from..].as_mut_ptr(),
-                (self.queued - from) as _,
-                libc::MSG_DONTWAIT as _,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+    /// The send half: the queued answers, for the loop to add to and flush.
+    pub fn sends(&mut self) -> &mut SendBatch {
+        &mut self.tx
     }
 }
 
@@ -159,7 +107,7 @@ mod tests {
             out.extend_from_slice(d.packet);
             batch.queue(i);
         }
-        batch.send(s.as_raw_fd(), 0).unwrap()
+        batch.sends().send(s.as_raw_fd(), 0).unwrap()
     }
 
     #[test]
@@ -169,20 +117,20 @@ mod tests {
         for q in [&b"q1"[..], b"q22", b"q333"] {
             c.send_to(q, to).unwrap();
         }
-        let mut batch = Batch::new(8, 64);
+        let mut batch = Batch::new(8, 64, 0);
         assert_eq!(echo_all(&s, &mut batch, 3), 3);
         let mut b = [0u8; 64];
         for want in [&b"aq1"[..], b"aq22", b"aq333"] {
             let (n, from) = c.recv_from(&mut b).unwrap();
             assert_eq!((&b[..n], from), (want, to));
         }
-        assert_eq!(batch.answer_peer(0), Some(c.local_addr().unwrap()));
+        assert_eq!(batch.sends().peer(0), Some(c.local_addr().unwrap()));
     }
 
     #[test]
     fn an_empty_socket_would_block_and_a_full_batch_leaves_the_rest() {
         let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
-        let mut batch = Batch::new(2, 16);
+        let mut batch = Batch::new(2, 16, 0);
         let err = batch.recv(s.as_raw_fd()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         for q in [b"1", b"2", b"3"] {
@@ -199,7 +147,7 @@ mod tests {
             return; // no IPv6 on this host
         };
         c.send_to(b"six", s.local_addr().unwrap()).unwrap();
-        let mut batch = Batch::new(4, 64);
+        let mut batch = Batch::new(4, 64, 0);
         assert_eq!(echo_all(&s, &mut batch, 1), 1);
         assert_eq!(batch.datagram(0).0.peer, Some(c.local_addr().unwrap()));
         let mut b = [0u8; 8];
@@ -212,7 +160,7 @@ mod tests {
         let (s, c) = pair("127.0.0.1:0", "127.0.0.1:0").unwrap();
         c.send_to(&[7u8; 100], s.local_addr().unwrap()).unwrap();
         c.send_to(&[8u8; 32], s.local_addr().unwrap()).unwrap();
-        let mut batch = Batch::new(4, 32);
+        let mut batch = Batch::new(4, 32, 0);
         assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
         let (d, _) = batch.datagram(0);
         assert!(d.truncated);
@@ -231,15 +179,15 @@ mod tests {
         for q in [b"x", b"y"] {
             c.send_to(q, s.local_addr().unwrap()).unwrap();
         }
-        let mut batch = Batch::new(4, 8);
+        let mut batch = Batch::new(4, 8, 0);
         assert_eq!(batch.recv(s.as_raw_fd()).unwrap(), 2);
         for i in 0..2 {
             let (_, out) = batch.datagram(i);
             out.resize(1000, b'0' + i as u8); // past the slot: reallocated
             batch.queue(i);
         }
-        assert_eq!(batch.send(s.as_raw_fd(), 1).unwrap(), 1);
-        assert_eq!(batch.send(s.as_raw_fd(), 2).unwrap(), 0);
+        assert_eq!(batch.sends().send(s.as_raw_fd(), 1).unwrap(), 1);
+        assert_eq!(batch.sends().send(s.as_raw_fd(), 2).unwrap(), 0);
         let mut b = [0u8; 2000];
         let n = c.recv(&mut b).unwrap();
         assert_eq!(&b[..n], &[b'1'; 1000][..]);

@@ -223,6 +223,16 @@ async fn refused_port_fails_fast() {
     let (pool, metrics) = pool(&[addr], 500, 2000).await;
     let started = Instant::now();
     let result = ask(&pool, "refused.example", Duration::from_secs(2)).await;
+    assert_failed_fast(&result, started, &metrics, &pool);
+}
+
+/// An I/O failure well within the 500 ms attempt timeout, after exactly one retry.
+fn assert_failed_fast(
+    result: &Result<Arc<[u8]>, UpstreamError>,
+    started: Instant,
+    metrics: &Metrics,
+    pool: &UpstreamPool,
+) {
     assert!(
         matches!(result, Err(UpstreamError::Io { .. })),
         "{result:?}"
@@ -232,11 +242,7 @@ async fn refused_port_fails_fast() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(
-        errors(&metrics, "io"),
-        2,
-        "one retry after a pause, no more"
-    );
+    assert_eq!(errors(metrics, "io"), 2, "one retry after a pause, no more");
     assert_eq!(pool.pending(), 0);
 }
 
@@ -255,6 +261,27 @@ async fn refused_upstream_fails_over_at_once() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A send the kernel refuses (here EMSGSIZE: bigger than any IPv4 datagram) fails its
+/// attempt at once, like an ICMP refusal, though the queries go out batched.
+#[tokio::test]
+async fn a_query_the_kernel_will_not_send_fails_fast() {
+    let up = Responder::start(Behaviour::Answer).await;
+    let (pool, metrics) = pool(&[up.addr], 500, 2000).await;
+    let (mut message, question) = query("big.example");
+    message.resize(65_520, 0);
+    let request = UpstreamRequest {
+        message: &message,
+        question: &message[question],
+        deadline: Instant::now() + Duration::from_secs(2),
+    };
+    let started = Instant::now();
+    let result = pool.exchange(&request).await;
+    assert_failed_fast(&result, started, &metrics, &pool);
+    // The socket is fine for everything else.
+    let wire = ask(&pool, "small.example", SECOND).await.unwrap();
+    assert_real_answer(&wire, "small.example");
 }
 
 #[tokio::test]
