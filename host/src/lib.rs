@@ -28,7 +28,7 @@
 //! | [`listener`] | UDP and TCP sockets; bytes only |
 //! | [`pipeline`] | the hot path, top to bottom |
 //! | [`dns`] | wire format: query decoding, wire answers, synthesized responses |
-//! | [`cache`] | bounded wire-format answer cache (sharded CLOCK table) |
+//! | [`cache`] | bounded wire-format answer cache (records in sharded byte logs, CLOCK eviction) |
 //! | [`upstream`] | upstream exchanges |
 //! | [`acl`] | client networks allowed to query |
 //! | [`buffer`] | pooled packet buffers |
