@@ -12,20 +12,27 @@
 //! (load average 14-19), so the times are inflated and noisy (±30%); the
 //! instruction counts are exact:
 //!
-//! | bench                      | before (459e5fb) | moka, tuned      | CLOCK store (f8947f4) |
-//! |----------------------------|------------------|------------------|-----------------------|
-//! | pipeline_handle_hit, Ir    | 2,896 per call   | 2,694 → ~2,590¹  | 1,918                 |
-//! | of which cache get, Ir     | 1,086 (moka)     | 809 moka + 241 SipHash of the key + 117 verify¹ | 529: 80 store + 238 SipHash + 72 verify + clock |
-//! | of which record_query, Ir  | 424              | 98               | 98                    |
-//! | pipeline_handle_hit, time  | 6.2 µs           | 4.3-4.6 µs (same load, back to back) | |
-//! | cache_get, time            | 2.8 µs           | 2.0 µs           | 63 ns (load 3, `--quick`) |
-//! | write_response, time       | 0.44 µs          | 0.28 µs          |                       |
-//! | cache_insert, time         | (new)            | 9-11 µs (moka insert + housekeeping) | 145 ns (load 3, `--quick`) |
+//! | bench                      | before (459e5fb) | moka, tuned      | CLOCK store (f8947f4) | records (57ae1c0) |
+//! |----------------------------|------------------|------------------|-----------------------|-------------------|
+//! | pipeline_handle_hit, Ir    | 2,896 per call   | 2,694 → ~2,590¹  | 1,918                 | 1,740–2,112²      |
+//! | of which cache get, Ir     | 1,086 (moka)     | 809 moka + 241 SipHash of the key + 117 verify¹ | 529: 80 store + 238 SipHash + 72 verify + clock | 617–675 (SipHash, probe + key compare, copy out, clock) |
+//! | of which record_query, Ir  | 424              | 98               | 98                    |                   |
+//! | pipeline_handle_hit, time  | 6.2 µs           | 4.3-4.6 µs (same load, back to back) | |               |
+//! | cache_get, time            | 2.8 µs           | 2.0 µs           | 63 ns (load 3, `--quick`) |               |
+//! | write_response, time       | 0.44 µs          | 0.28 µs          |                       |                   |
+//! | cache_insert, time         | (new)            | 9-11 µs (moka insert + housekeeping) | 145 ns (load 3, `--quick`) | 1,231 Ir |
 //!
 //! ¹ the verify step was then cut to a memcmp (stored question lower-cased at
 //! insert); not re-measured in release for lack of build time. The CLOCK column:
 //! `valgrind --tool=callgrind $BENCH --bench --profile-time 2 '^pipeline_handle_hit$'`
 //! (and `'^cache_get$'`), Ir of the function divided by its calls.
+//!
+//! ² records: the same binary gave 1,740, 2,001 and 2,112 in three callgrind runs
+//! (27 Nov 10:20–10:50; the per-call figure moves with criterion's iteration
+//! split), so the hit costs about what the CLOCK store's did; what changed is
+//! memory (82 bytes per entry in `cache::tests::footprint_per_entry`, was 194).
+//! The first cut of records took 2,417: a pooled buffer per hit and three
+//! SipHash writes; insert took 2,251 before its encoder stopped growing its Vec.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
