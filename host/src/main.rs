@@ -41,8 +41,8 @@ struct RunArgs {
     /// Upstream resolver, "ip" or "ip:port"; repeat for several. Replaces upstream.servers.
     #[arg(long, value_name = "ADDR", value_parser = config::parse_upstream_addr)]
     upstream: Vec<SocketAddr>,
-    /// Cache size in entries (0 disables). Replaces cache.max_entries.
-    #[arg(long, value_name = "N")]
+    /// Cache size in entries (0 disables, at most 100000000). Replaces cache.max_entries.
+    #[arg(long, value_name = "N", value_parser = config::parse_cache_entries)]
     cache_entries: Option<u64>,
     /// Admin HTTP address, "ip:port". Replaces admin.listen (and enables it).
     #[arg(long, value_name = "ADDR", value_parser = config::parse_listen_addr)]

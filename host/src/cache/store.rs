@@ -42,6 +42,8 @@ const MAX_SHARDS: u64 = 128;
 /// this size on average. Typical answers take 60–200; the bound only matters
 /// for caches full of very large answers, and keeps their memory bounded too.
 const RING_BYTES_PER_ENTRY: usize = 512;
+/// Ring offsets are `u32`; the config's entry bound keeps rings far below this.
+const MAX_RING: usize = 1 << 31;
 /// Flags (1) + QTYPE and QCLASS (4) before the name in a key.
 const KEY_PREFIX: usize = 5;
 
@@ -105,7 +107,7 @@ impl Store {
         let (shards, per_shard) = layout(max_entries);
         let ring = per_shard
             .saturating_mul(RING_BYTES_PER_ENTRY)
-            .max(4 * MAX_RECORD);
+            .clamp(4 * MAX_RECORD, MAX_RING);
         // Rounded up: an entry is never taken for dead before it is.
         let stale = (stale.as_nanos() * u128::from(record::TICKS_PER_SEC)).div_ceil(1_000_000_000);
         let stale = u64::try_from(stale).unwrap_or(u64::MAX);

@@ -22,7 +22,8 @@ use ipnet::IpNet;
 pub use overrides::Overrides;
 pub use validate::{ConfigError, BUILTIN};
 pub use values::{
-    parse_duration, parse_listen_addr, parse_network, parse_size, parse_upstream_addr,
+    parse_cache_entries, parse_duration, parse_listen_addr, parse_network, parse_size,
+    parse_upstream_addr, MAX_CACHE_ENTRIES,
 };
 
 /// The validated configuration of one proxy instance.

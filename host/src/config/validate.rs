@@ -294,7 +294,11 @@ impl Validator {
             ));
         }
         Ok(CacheConfig {
-            max_entries: self.int("cache.max_entries", raw.max_entries, 0..=i64::MAX)?,
+            max_entries: self.int(
+                "cache.max_entries",
+                raw.max_entries,
+                0..=super::MAX_CACHE_ENTRIES as i64,
+            )?,
             min_ttl,
             max_ttl,
             negative_max_ttl: self.int(

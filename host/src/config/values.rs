@@ -128,9 +128,35 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
     Ok(net)
 }
 
+/// Largest `cache.max_entries` (and `--cache-entries`): 100 million answers, ~8 GiB
+/// of typical ones. The cache reserves address space for its bound up front
+/// (512 bytes an entry, touched only as answers arrive), so the bound must stay
+/// something a machine can map.
+pub const MAX_CACHE_ENTRIES: u64 = 100_000_000;
+
+/// Parses `--cache-entries`: 0 (no cache) to [`MAX_CACHE_ENTRIES`].
+pub fn parse_cache_entries(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX_CACHE_ENTRIES => Ok(n),
+        _ => Err(format!(
+            "expected an integer from 0 to {MAX_CACHE_ENTRIES}, got {text:?}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_entries_are_bounded() {
+        assert_eq!(parse_cache_entries("0"), Ok(0));
+        assert_eq!(parse_cache_entries("100000000"), Ok(MAX_CACHE_ENTRIES));
+        for bad in ["100000001", "-1", "1e6", ""] {
+            let e = parse_cache_entries(bad).unwrap_err();
+            assert!(e.contains("0 to 100000000"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn durations_with_every_unit() {

@@ -198,6 +198,11 @@ fn integer_ranges() {
     );
     fails("[cache]\nmax_entries = -5\n", "cache.max_entries", "from 0");
     fails(
+        "[cache]\nmax_entries = 100000001\n",
+        "cache.max_entries",
+        "from 0 to 100000000",
+    );
+    fails(
         "[cache]\nmax_ttl = 2147483648\n",
         "cache.max_ttl",
         "to 2147483647",
