@@ -253,3 +253,53 @@ fn shard_layout_is_bounded_and_keeps_indexes_dense() {
     }
     assert_eq!(layout(1000), (1, 1000), "small caches are one exact shard");
 }
+
+/// A random mix of inserts (replacing, small and large answers), hits, expiry and
+/// sweeps against a model of what was last stored: the store never returns an
+/// older version of an answer, never holds more than its bound, and what it
+/// holds is always findable. Deterministic (seeded), so a failure reproduces.
+#[test]
+fn random_operations_agree_with_a_model() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::HashMap;
+
+    for (seed, max) in [(1, 50), (2, 300), (3, 5000)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (store, start) = (store(max, Duration::from_secs(2)), Instant::now());
+        // name -> lifetime of the last answer stored for it
+        let mut model: HashMap<String, u32> = HashMap::new();
+        let mut now = start;
+        for step in 0..20_000 {
+            let name = format!("n{}.example.", rng.random_range(0..max * 2));
+            match rng.random_range(0..10) {
+                0..5 => {
+                    let ttl = rng.random_range(1..600);
+                    let answers = if rng.random_range(0..50) == 0 { 200 } else { 1 };
+                    assert!(put_sized(&store, &name, ttl, answers, now));
+                    model.insert(name, ttl);
+                }
+                5..9 => {
+                    if let Some(lifetime) = lifetime_of(&store, &name) {
+                        assert_eq!(
+                            Some(&lifetime),
+                            model.get(&name),
+                            "seed {seed} step {step}: {name}"
+                        );
+                        hit(&store, &name);
+                    }
+                }
+                _ => now += Duration::from_millis(rng.random_range(0..3000)),
+            }
+            if step % 1000 == 999 {
+                let held = store.purge(now);
+                assert!(held <= max, "seed {seed}: {held} > {max}");
+                let findable = model
+                    .keys()
+                    .filter(|n| lifetime_of(&store, n).is_some())
+                    .count();
+                assert_eq!(findable as u64, held, "seed {seed} step {step}");
+            }
+        }
+    }
+}
