@@ -9,7 +9,7 @@
 //!
 //! Measured on the upstream side (W2: 200k distinct names, all misses, NSD
 //! upstream, blast `-c 8 -q 128 -b 32`, perf stat on the proxy;
-//! `/work/wt/miss2-prof.sh`): receive syscalls per miss went from 1.13 (1.07
+//! `benches/miss_profile.sh`): receive syscalls per miss went from 1.13 (1.07
 //! `recvfrom` + 0.06 listener `recvmmsg`) to 0.25 `recvmmsg` in all. The kernel's
 //! per-datagram receive work stays: in the profile the receive side went from
 //! 9.1% to 8.6%.

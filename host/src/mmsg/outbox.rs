@@ -20,7 +20,7 @@
 //!
 //! Measured 27 Nov 10:05–10:25 (W2: 200k distinct names, all misses, NSD
 //! upstream, blast `-c 8 -q 128 -b 32` for 2 s, proxy pinned to one core;
-//! `/work/wt/miss2-prof.sh`, 16 back-to-back pairs against main, machine shared
+//! `benches/miss_profile.sh`, 16 back-to-back pairs against main, machine shared
 //! with other builds, so single runs vary ±15%): 0.11–0.15 sendmmsg per query
 //! (about 15 datagrams each) instead of 1.95 sendto; proxy CPU per miss ~10%
 //! lower (median ratio 0.89–0.91, lower in 13 of 16 pairs). The kernel's
