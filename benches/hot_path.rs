@@ -27,9 +27,10 @@
 //! `valgrind --tool=callgrind $BENCH --bench --profile-time 2 '^pipeline_handle_hit$'`
 //! (and `'^cache_get$'`), Ir of the function divided by its calls.
 //!
-//! ² records: the same binary gave 1,740, 2,001 and 2,112 in three callgrind runs
-//! (27 Nov 10:20–10:50; the per-call figure moves with criterion's iteration
-//! split), so the hit costs about what the CLOCK store's did; what changed is
+//! ² records: three callgrind runs (27 Nov 10:20–10:50) gave 1,740 and 2,001 for
+//! one build of the branch and 2,112 for the merged main build of the same hit
+//! path (the per-call figure moves with criterion's iteration split), so the hit
+//! costs about what the CLOCK store's did; what changed is
 //! memory (82 bytes per entry in `cache::tests::footprint_per_entry`, was 194).
 //! The first cut of records took 2,417: a pooled buffer per hit and three
 //! SipHash writes; insert took 2,251 before its encoder stopped growing its Vec.
