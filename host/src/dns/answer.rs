@@ -38,13 +38,7 @@ pub struct Answer<B = Box<[u8]>> {
     /// Header, question and records (OPT stripped; TTLs already capped at
     /// `lifetime`), then every record's TTL offset in it as a native-endian `u16`.
     data: B,
-    /// Length of the message at the start of `data`.
-    wire_len: u16,
-    question_end: u16,
-    /// Upper 8 bits of the upstream RCODE (from its OPT record).
-    ext_rcode: u8,
-    lifetime: u32,
-    stored_at: Instant,
+    meta: AnswerMeta,
 }
 
 /// An answer whose bytes are borrowed (from a cache hit's copy).
@@ -54,8 +48,10 @@ pub type AnswerRef<'a> = Answer<&'a [u8]>;
 /// cache's records) and rebuilding it with [`Answer::from_parts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerMeta {
+    /// Length of the message at the start of the bytes.
     pub wire_len: u16,
     pub question_end: u16,
+    /// Upper 8 bits of the upstream RCODE (from its OPT record).
     pub ext_rcode: u8,
     pub lifetime: u32,
     pub stored_at: Instant,
@@ -94,24 +90,15 @@ impl Answer {
         }
         Ok(Answer {
             data: data.into_boxed_slice(),
-            // Walk::run refused messages over 65535 bytes.
-            wire_len: kept.len() as u16,
-            question_end: walk.question_end as u16,
-            ext_rcode: walk.ext_rcode.unwrap_or(0),
-            lifetime,
-            stored_at: now,
+            meta: AnswerMeta {
+                // Walk::run refused messages over 65535 bytes.
+                wire_len: kept.len() as u16,
+                question_end: walk.question_end as u16,
+                ext_rcode: walk.ext_rcode.unwrap_or(0),
+                lifetime,
+                stored_at: now,
+            },
         })
-    }
-
-    /// Lower-cases the stored question's name (the cache does it once at insert, so
-    /// a hit compares it to a key with a plain `==`). Clients never see it: a
-    /// response carries the asker's own question bytes.
-    pub fn lowercase_question(&mut self) {
-        let end = usize::from(self.question_end).saturating_sub(4);
-        if let Some(name) = self.data.get_mut(HEADER_LEN..end) {
-            // An uncompressed name: length octets are ≤ 63, below b'A'.
-            name.make_ascii_lowercase();
-        }
     }
 }
 
@@ -124,14 +111,7 @@ impl<'a> AnswerRef<'a> {
             && (data.len() - wire_len).is_multiple_of(2)
             && HEADER_LEN <= usize::from(meta.question_end)
             && usize::from(meta.question_end) <= wire_len;
-        fits.then_some(Answer {
-            data,
-            wire_len: meta.wire_len,
-            question_end: meta.question_end,
-            ext_rcode: meta.ext_rcode,
-            lifetime: meta.lifetime,
-            stored_at: meta.stored_at,
-        })
+        fits.then_some(Answer { data, meta })
     }
 }
 
@@ -140,11 +120,7 @@ impl<B: AsRef<[u8]>> Answer<B> {
     pub fn borrowed(&self) -> AnswerRef<'_> {
         Answer {
             data: self.data.as_ref(),
-            wire_len: self.wire_len,
-            question_end: self.question_end,
-            ext_rcode: self.ext_rcode,
-            lifetime: self.lifetime,
-            stored_at: self.stored_at,
+            meta: self.meta,
         }
     }
 
@@ -155,43 +131,38 @@ impl<B: AsRef<[u8]>> Answer<B> {
     }
 
     pub fn meta(&self) -> AnswerMeta {
-        AnswerMeta {
-            wire_len: self.wire_len,
-            question_end: self.question_end,
-            ext_rcode: self.ext_rcode,
-            lifetime: self.lifetime,
-            stored_at: self.stored_at,
-        }
+        self.meta
     }
 
     /// The stored message.
     fn wire(&self) -> &[u8] {
-        &self.data.as_ref()[..usize::from(self.wire_len)]
+        &self.data.as_ref()[..usize::from(self.meta.wire_len)]
     }
 
     /// Where every record's TTL is in the message.
     fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        self.data.as_ref()[usize::from(self.wire_len)..]
+        self.data.as_ref()[usize::from(self.meta.wire_len)..]
             .chunks_exact(2)
             .map(|at| usize::from(u16::from_ne_bytes([at[0], at[1]])))
     }
 
     fn expires(&self) -> Instant {
-        let lifetime = Duration::from_secs(self.lifetime.into());
-        self.stored_at
+        let lifetime = Duration::from_secs(self.meta.lifetime.into());
+        self.meta
+            .stored_at
             .checked_add(lifetime)
-            .unwrap_or(self.stored_at)
+            .unwrap_or(self.meta.stored_at)
     }
 
     /// Response code (low 4 bits from the header).
     pub fn rcode(&self) -> u16 {
         let low = get_u16(self.wire(), FLAGS_AT).unwrap_or(0) & RCODE_MASK;
-        (u16::from(self.ext_rcode) << 4) | low
+        (u16::from(self.meta.ext_rcode) << 4) | low
     }
 
     /// Seconds this answer may be cached from when it was stored (0 = never).
     pub fn lifetime(&self) -> u32 {
-        self.lifetime
+        self.meta.lifetime
     }
 
     /// Whether the answer has expired at `now`.
@@ -219,7 +190,7 @@ impl<B: AsRef<[u8]>> Answer<B> {
         limit: usize,
         out: &mut Vec<u8>,
     ) {
-        self.write_response(query, packet, self.stored_at, limit, out);
+        self.write_response(query, packet, self.meta.stored_at, limit, out);
         let ttl = stale_ttl.to_be_bytes();
         for at in self.ttl_offsets() {
             // Beyond `out` when the response was truncated: nothing to patch.
@@ -232,7 +203,7 @@ impl<B: AsRef<[u8]>> Answer<B> {
     /// The stored question (header excluded), as the upstream spelled it.
     pub fn question(&self) -> &[u8] {
         self.wire()
-            .get(HEADER_LEN..usize::from(self.question_end))
+            .get(HEADER_LEN..usize::from(self.meta.question_end))
             .unwrap_or_default()
     }
 
@@ -263,7 +234,7 @@ impl<B: AsRef<[u8]>> Answer<B> {
         out.extend_from_slice(wire.get(..HEADER_LEN).unwrap_or_default());
         out.extend_from_slice(question);
         out.extend_from_slice(
-            wire.get(usize::from(self.question_end)..)
+            wire.get(usize::from(self.meta.question_end)..)
                 .unwrap_or_default(),
         );
 
@@ -277,7 +248,12 @@ impl<B: AsRef<[u8]>> Answer<B> {
         if let Some(edns) = query.edns {
             let arcount = get_u16(out, ARCOUNT_AT).unwrap_or(0);
             set_u16(out, ARCOUNT_AT, arcount.saturating_add(1));
-            push_opt(out, ADVERTISED_UDP_PAYLOAD, self.ext_rcode, edns.dnssec_ok);
+            push_opt(
+                out,
+                ADVERTISED_UDP_PAYLOAD,
+                self.meta.ext_rcode,
+                edns.dnssec_ok,
+            );
         }
         if out.len() > limit {
             // RFC 2181 §9 / RFC 1035 §4.2.1: signal truncation, keep header and question,
@@ -289,14 +265,19 @@ impl<B: AsRef<[u8]>> Answer<B> {
             }
             if let Some(edns) = query.edns {
                 set_u16(out, ARCOUNT_AT, 1);
-                push_opt(out, ADVERTISED_UDP_PAYLOAD, self.ext_rcode, edns.dnssec_ok);
+                push_opt(
+                    out,
+                    ADVERTISED_UDP_PAYLOAD,
+                    self.meta.ext_rcode,
+                    edns.dnssec_ok,
+                );
             }
         }
     }
 
     /// Lowers every TTL in `out` (a copy of `wire`) by the whole seconds since storing.
     fn age_ttls(&self, out: &mut [u8], now: Instant) {
-        let elapsed = now.saturating_duration_since(self.stored_at).as_secs();
+        let elapsed = now.saturating_duration_since(self.meta.stored_at).as_secs();
         let elapsed = u32::try_from(elapsed).unwrap_or(u32::MAX);
         if elapsed == 0 {
             return;
