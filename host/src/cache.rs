@@ -32,10 +32,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use record::RecordMut;
 use store::{Key, Store};
 
 use crate::config::CacheConfig;
-use crate::dns::{Answer, AnswerMeta, AnswerRef, Query};
+use crate::dns::{Answer, AnswerRef, Query};
 
 /// Flags (1) + QTYPE (2) + QCLASS (2) before the name.
 const KEY_PREFIX: usize = 5;
@@ -124,18 +125,10 @@ impl Eq for CacheKey {}
 pub struct Cache {
     /// Records by the hash of their [`CacheKey`] (shared with pending refreshes).
     entries: Arc<Store>,
-    /// Whether serve-stale is on (the window itself is the store's).
-    stale: bool,
     /// Where hits queue refreshes; `None` with prefetch off.
     refreshes: Option<mpsc::Sender<Refresh>>,
     /// The worker's end of the queue, until it takes it.
     queue: Mutex<Option<mpsc::Receiver<Refresh>>>,
-}
-
-/// What a hit decided under the shard lock.
-struct Found {
-    meta: AnswerMeta,
-    refresh: bool,
 }
 
 impl Cache {
@@ -155,7 +148,6 @@ impl Cache {
         };
         Cache {
             entries: Arc::new(entries),
-            stale: !config.serve_stale.is_zero(),
             refreshes,
             queue: Mutex::new(queue),
         }
@@ -169,37 +161,48 @@ impl Cache {
         now: Instant,
         held: &'h mut Vec<u8>,
     ) -> Option<AnswerRef<'h>> {
-        let parts = Key::new(key.as_bytes())?;
-        let hash = self.entries.hash(parts);
         let now = self.entries.ticks(now);
         let prefetch = self.refreshes.is_some();
-        let found = self.entries.with(hash, parts, |mut record| {
-            let r = record.read();
-            if now >= r.expires() {
+        let (answer, refresh) = self.copy_out(key, held, |record| {
+            let expires = record.read().expires();
+            if now >= expires {
                 return None;
             }
             let hits = record.hit();
-            let r = record.read();
             // A popular entry in the last tenth of its lifetime; one refresh at a time.
-            let refresh = prefetch
-                && hits >= MIN_HITS
-                && r.expires() - now <= r.lifetime_ticks() / 10
-                && record.start_refresh();
-            let r = record.read();
-            r.copy_data(held);
-            Some(Found {
-                meta: r.meta(self.entries.epoch()),
-                refresh,
-            })
-        })??;
-        if found.refresh {
-            if let Some(refreshes) = &self.refreshes {
-                // A full queue drops the request, which frees the entry to ask again.
-                let refresh = Refresh::new(key.clone(), hash, Arc::clone(&self.entries));
-                let _ = refreshes.try_send(refresh);
-            }
+            Some(
+                prefetch
+                    && hits >= MIN_HITS
+                    && expires - now <= record.read().lifetime_ticks() / 10
+                    && record.start_refresh(),
+            )
+        })?;
+        if let (true, Some(refreshes)) = (refresh, &self.refreshes) {
+            // A full queue drops the request, which frees the entry to ask again.
+            let hash = self.entries.hash(Key::new(key.as_bytes())?);
+            let _ = refreshes.try_send(Refresh::new(key.clone(), hash, Arc::clone(&self.entries)));
         }
-        AnswerRef::from_parts(held, found.meta)
+        Some(answer)
+    }
+
+    /// The record stored for `key`, copied into `held` under the shard's lock when
+    /// `serve` (which may update its state) says yes; with what `serve` returned.
+    fn copy_out<'h, R>(
+        &self,
+        key: &CacheKey,
+        held: &'h mut Vec<u8>,
+        serve: impl FnOnce(&mut RecordMut<'_>) -> Option<R>,
+    ) -> Option<(AnswerRef<'h>, R)> {
+        let parts = Key::new(key.as_bytes())?;
+        let (meta, served) =
+            self.entries
+                .with(self.entries.hash(parts), parts, |mut record| {
+                    let served = serve(&mut record)?;
+                    let r = record.read();
+                    r.copy_data(held);
+                    Some((r.meta(self.entries.epoch()), served))
+                })??;
+        Some((AnswerRef::from_parts(held, meta)?, served))
     }
 
     /// The queue of refreshes for the prefetch worker: `Some` once, and only with
@@ -220,21 +223,14 @@ impl Cache {
         now: Instant,
         held: &'h mut Vec<u8>,
     ) -> Option<AnswerRef<'h>> {
-        if !self.stale {
+        let (now, window) = (self.entries.ticks(now), self.entries.stale_ticks());
+        if window == 0 {
             return None;
         }
-        let parts = Key::new(key.as_bytes())?;
-        let (now, window) = (self.entries.ticks(now), self.entries.stale_ticks());
-        let meta = self
-            .entries
-            .with(self.entries.hash(parts), parts, |record| {
-                let r = record.read();
-                (now.saturating_sub(r.expires()) < window).then(|| {
-                    r.copy_data(held);
-                    r.meta(self.entries.epoch())
-                })
-            })??;
-        AnswerRef::from_parts(held, meta)
+        let fresh_enough = |record: &mut RecordMut<'_>| {
+            (now.saturating_sub(record.read().expires()) < window).then_some(())
+        };
+        Some(self.copy_out(key, held, fresh_enough)?.0)
     }
 
     /// Stores `answer` for `key` when its lifetime is > 0; whether it was stored

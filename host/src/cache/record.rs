@@ -22,6 +22,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use super::{FLAG_CD, FLAG_DO, KEY_PREFIX};
 use crate::dns::{Answer, AnswerMeta, HEADER_LEN};
 
 const STATE: usize = 2;
@@ -32,9 +33,6 @@ const LIFETIME: usize = 7;
 const STORED: usize = 11;
 const STORED_FRACTION: usize = 15;
 pub(super) const HEADER: usize = 16;
-/// Time unit of the cache: 1/256 s, fine enough that short TTLs (and the last
-/// tenth of them, for prefetch) are kept to within 4 ms, and a `u32` of whole
-/// seconds plus a byte of fraction per record.
 /// Message bytes not stored: the ID (0..2) and QDCOUNT (4..6).
 const ELIDED: usize = 4;
 /// Where the question name starts in the stored body (offset 12 in the message).
@@ -54,8 +52,11 @@ const HITS_SHIFT: u8 = 3;
 const HITS_MAX: u8 = 3;
 /// The key's flags byte (DO = 1, CD = 2) lives in the top bits.
 const FLAGS_SHIFT: u8 = 5;
-const FLAGS_MASK: u8 = 0x03;
+const FLAGS_MASK: u8 = FLAG_DO | FLAG_CD;
 
+/// Time unit of the cache: 1/256 s, fine enough that short TTLs (and the last
+/// tenth of them, for prefetch) are kept to within 4 ms, and a `u32` of whole
+/// seconds plus a byte of fraction per record.
 pub(super) const TICKS_PER_SEC: u64 = 256;
 
 /// `d` in ticks, rounded down.
@@ -108,7 +109,7 @@ pub(super) fn key_hash(keys: &impl BuildHasher, key: &[u8]) -> u64 {
 }
 
 /// Longest key: flags, QTYPE, QCLASS and a 255-byte name.
-const KEY_MAX: usize = 5 + 255;
+const KEY_MAX: usize = KEY_PREFIX + 255;
 
 /// A record's key rebuilt on the stack.
 pub(super) struct KeyBuf {
@@ -177,7 +178,7 @@ impl<'a> Record<'a> {
         (self.state() >> FLAGS_SHIFT) & FLAGS_MASK
     }
 
-    /// What rebuilds the answer over a copy of [`Record::data`].
+    /// What rebuilds the answer over the bytes [`Record::copy_data`] wrote.
     pub(super) fn meta(&self, epoch: Instant) -> AnswerMeta {
         AnswerMeta {
             wire_len: self.u16_at(WIRE_LEN),
@@ -199,11 +200,11 @@ impl<'a> Record<'a> {
         let (name, type_class) = self.question();
         let mut key = KeyBuf {
             bytes: [0; KEY_MAX],
-            len: 5 + name.len(),
+            len: KEY_PREFIX + name.len(),
         };
         key.bytes[0] = self.flags();
-        key.bytes[1..5].copy_from_slice(type_class);
-        key.bytes[5..key.len].copy_from_slice(name);
+        key.bytes[1..KEY_PREFIX].copy_from_slice(type_class);
+        key.bytes[KEY_PREFIX..key.len].copy_from_slice(name);
         key
     }
 

@@ -32,6 +32,7 @@ use hashbrown::HashTable;
 
 use super::record::{self, Record, RecordMut, MAX_RECORD, USED};
 use super::ring::Ring;
+use super::KEY_PREFIX;
 
 /// Entries per shard before a cache is split further; a small cache is one shard,
 /// so its bound is exact.
@@ -44,8 +45,6 @@ const MAX_SHARDS: u64 = 128;
 const RING_BYTES_PER_ENTRY: usize = 512;
 /// Ring offsets are `u32`; the config's entry bound keeps rings far below this.
 const MAX_RING: usize = 1 << 31;
-/// Flags (1) + QTYPE and QCLASS (4) before the name in a key.
-const KEY_PREFIX: usize = 5;
 
 /// Hash → record, bounded, evicting with CLOCK.
 pub(super) struct Store {
@@ -70,30 +69,19 @@ struct Shard {
     moving: Vec<u8>,
 }
 
-/// A key as the cache builds it: flags, QTYPE and QCLASS, lower-cased name.
+/// A key's bytes as the cache builds them: flags, QTYPE and QCLASS, lower-cased name.
 #[derive(Clone, Copy)]
-pub(super) struct Key<'k> {
-    /// All of it, as laid out below.
-    bytes: &'k [u8],
-    flags: u8,
-    type_class: &'k [u8],
-    name: &'k [u8],
-}
+pub(super) struct Key<'k>(&'k [u8]);
 
 impl<'k> Key<'k> {
-    /// Splits a key's bytes; `None` when too short to be one.
+    /// `None` when too short to be a key.
     pub(super) fn new(bytes: &'k [u8]) -> Option<Key<'k>> {
-        let (prefix, name) = bytes.split_at_checked(KEY_PREFIX)?;
-        Some(Key {
-            bytes,
-            flags: prefix[0],
-            type_class: &prefix[1..],
-            name,
-        })
+        (bytes.len() >= KEY_PREFIX).then_some(Key(bytes))
     }
 
     fn matches(&self, record: Record<'_>) -> bool {
-        record.answers(self.flags, self.type_class, self.name)
+        let (prefix, name) = self.0.split_at(KEY_PREFIX);
+        record.answers(prefix[0], &prefix[1..], name)
     }
 }
 
@@ -131,7 +119,7 @@ impl Store {
     }
 
     pub(super) fn hash(&self, key: Key<'_>) -> u64 {
-        record::key_hash(&self.keys, key.bytes)
+        record::key_hash(&self.keys, key.0)
     }
 
     /// Ticks since the epoch at `now`, rounded down.
