@@ -43,6 +43,16 @@ struct Waiter {
     mailbox: Arc<Mailbox>,
 }
 
+impl Waiter {
+    /// Hands `outcome` to the waiting attempt (outside the map's lock).
+    fn post(self, outcome: Outcome) {
+        self.mailbox.post(Delivery {
+            attempt: self.attempt,
+            outcome,
+        });
+    }
+}
+
 /// Hashes a query ID. IDs are drawn at random, so SipHash's protection buys nothing
 /// here; a Fibonacci multiply spreads the 16 bits over the high bits the table's
 /// control bytes are taken from.
@@ -153,24 +163,12 @@ impl PendingMap {
     /// Hands `response` to the waiter of its ID if it answers that query; otherwise
     /// leaves the map alone (the real answer may still come) and returns false.
     pub(crate) fn deliver(&self, id: u16, response: &[u8]) -> bool {
-        let waiter = {
-            let mut inner = self.lock();
-            match inner.waiters.get(&id) {
-                Some(w) if wire::answers(response, w.opcode, &w.question) => {
-                    inner.waiters.remove(&id)
-                }
-                _ => None,
-            }
-        };
-        let Some(waiter) = waiter else {
+        let Some(waiter) = self.take(id, |w| wire::answers(response, w.opcode, &w.question)) else {
             return false;
         };
         // The copy is made outside the lock. The exchange may have just ended; then
         // nobody reads the mailbox, which is fine.
-        waiter.mailbox.post(Delivery {
-            attempt: waiter.attempt,
-            outcome: Outcome::Answer(Arc::from(response)),
-        });
+        waiter.post(Outcome::Answer(Arc::from(response)));
         true
     }
 
@@ -178,18 +176,8 @@ impl PendingMap {
     /// `ticket` (its query could not be sent).
     #[cfg(target_os = "linux")]
     pub(crate) fn fail(&self, id: u16, ticket: u64, kind: io::ErrorKind) {
-        let waiter = {
-            let mut inner = self.lock();
-            match inner.waiters.get(&id) {
-                Some(w) if w.ticket == ticket => inner.waiters.remove(&id),
-                _ => None,
-            }
-        };
-        if let Some(waiter) = waiter {
-            waiter.mailbox.post(Delivery {
-                attempt: waiter.attempt,
-                outcome: Outcome::Failed(kind),
-            });
+        if let Some(waiter) = self.take(id, |w| w.ticket == ticket) {
+            waiter.post(Outcome::Failed(kind));
         }
     }
 
@@ -197,10 +185,16 @@ impl PendingMap {
     pub(crate) fn fail_all(&self, kind: io::ErrorKind) {
         let waiters = std::mem::take(&mut self.lock().waiters);
         for (_, waiter) in waiters {
-            waiter.mailbox.post(Delivery {
-                attempt: waiter.attempt,
-                outcome: Outcome::Failed(kind),
-            });
+            waiter.post(Outcome::Failed(kind));
+        }
+    }
+
+    /// Removes and returns the waiter of `id` when `claims` says the outcome is its.
+    fn take(&self, id: u16, claims: impl FnOnce(&Waiter) -> bool) -> Option<Waiter> {
+        let mut inner = self.lock();
+        match inner.waiters.get(&id) {
+            Some(w) if claims(w) => inner.waiters.remove(&id),
+            _ => None,
         }
     }
 
