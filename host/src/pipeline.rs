@@ -523,6 +523,7 @@ impl Drop for InflightSlot {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
 thread_local! {
     /// Each worker's copy of the cache hit it is serving (see [`Cache::get`]):
     /// reused, so a hit allocates nothing and takes no buffer from the pool.

@@ -138,8 +138,8 @@ impl<H: Handler> UdpListener<H> {
         // Boxed: the resolve future is kilobytes (every await point's state down to
         // the upstream exchange), and spawning moves a task's future by value half a
         // dozen times (spawn, task cell, stage changes); behind a box each move is a
-        // pointer. Callgrind on W2 (`CALLGRIND=1 benches/miss_profile.sh`): ~2,300 of the 42,000
-        // user-space instructions of a miss were those copies.
+        // pointer. Callgrind on W2 (`CALLGRIND=1 benches/miss_profile.sh`): ~2,300
+        // of the 42,000 user-space instructions of a miss were those copies.
         self.shared.tasks.spawn(Box::pin(async move {
             handler.resolve(deferred, &mut out).await;
             if out.is_empty() {
