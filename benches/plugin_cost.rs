@@ -194,11 +194,11 @@ fn bench_handle(c: &mut Criterion) {
     };
     let chain = p.chain();
     c.bench_function("chain_on_query/blocklist_100k", |b| {
-        b.iter(|| chain.on_query(&view, &client))
+        b.iter(|| chain.on_query(&view, &client, Instant::now()))
     });
     let pass = pipeline(&rt, &[plugin("pass", "test_pass", serde_json::json!({}))]).chain();
     c.bench_function("chain_on_query/pass_plugin", |b| {
-        b.iter(|| pass.on_query(&view, &client))
+        b.iter(|| pass.on_query(&view, &client, Instant::now()))
     });
 }
 

@@ -129,6 +129,8 @@ pub struct Metrics {
     pub plugin_failures: IntCounterVec,
     pub plugin_duration: HistogramVec,
     pub plugin_instances: IntGaugeVec,
+    /// On-query verdict memo lookups, `result` = hit or miss.
+    pub plugin_memo: IntCounterVec,
     pub reloads: IntCounterVec,
 }
 
@@ -274,7 +276,7 @@ impl Metrics {
             plugin_verdicts: counter_vec(
                 &r,
                 "plugin_verdicts_total",
-                "Plugin verdicts by kind",
+                "Plugin verdicts by kind, those reused from the verdict memo included",
                 &["plugin", "verdict"],
             ),
             plugin_failures: counter_vec(
@@ -289,6 +291,12 @@ impl Metrics {
                 "Plugin hook call time, sampled (one call in 16 is timed; calls are counted exactly in plugin_calls_total)",
                 &["plugin"],
                 0.000_000_5,
+            ),
+            plugin_memo: counter_vec(
+                &r,
+                "plugin_verdict_memo_total",
+                "Lookups of reusable on-query verdicts (WIT v0.2), by result",
+                &["result"],
             ),
             plugin_instances: {
                 let g = IntGaugeVec::new(

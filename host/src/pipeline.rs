@@ -324,7 +324,7 @@ impl Pipeline {
         let (query, packet) = (ask.query, ask.packet);
         let view = policy::question_view(query, packet);
         let limit = self.limit(ask);
-        let code = match chain.on_query(&view, &policy::client_info(ask.client)) {
+        let code = match chain.on_query(&view, &policy::client_info(ask.client), ask.received) {
             ChainQueryVerdict::Pass => None,
             ChainQueryVerdict::Rewrite { plugin, name } => {
                 match Rewrite::new(&name, query, self.buffers.get()) {

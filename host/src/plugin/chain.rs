@@ -8,15 +8,20 @@
 //! ends the chain with `Failed` when it is `servfail`.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus::IntCounter;
 
 use super::engine::PluginEngine;
 use super::info::PluginInfo;
-use super::slot::PluginSlot;
+use super::memo::{Memo, VerdictMemo};
+use super::slot::{PluginSlot, Verdict};
 use super::types::{
     ChainQueryVerdict, ChainResponseVerdict, ClientInfo, PluginRecord, QueryAction, QuestionView,
-    ResponseAction,
+    ResponseAction, Reuse,
 };
 use crate::config::OnError;
+use crate::metrics::Metrics;
 
 #[derive(Default)]
 pub struct PluginChain {
@@ -25,6 +30,9 @@ pub struct PluginChain {
     /// In config order, only those that asked for on-response.
     on_response: Vec<Arc<PluginSlot>>,
     all: Vec<Arc<PluginSlot>>,
+    /// Reusable on-query verdicts; `None` when the first on-query plugin cannot
+    /// declare any (a v0.1 plugin), since only a reusable prefix is ever kept.
+    memo: Option<ChainMemo>,
     /// Keeps the epoch ticker running while the chain can be called.
     _engine: Option<Arc<PluginEngine>>,
     /// Reload generation this chain was built for (0 = never built).
@@ -39,10 +47,27 @@ impl PluginChain {
         PluginChain::default()
     }
 
-    pub(super) fn new(slots: Vec<PluginSlot>, engine: Arc<PluginEngine>) -> PluginChain {
+    /// A chain of `slots` in config order, with a verdict memo of up to
+    /// `memo_entries` entries when its first on-query plugin may reuse verdicts.
+    pub(super) fn new(
+        slots: Vec<PluginSlot>,
+        engine: Arc<PluginEngine>,
+        memo_entries: usize,
+        metrics: &Metrics,
+    ) -> PluginChain {
         let all: Vec<Arc<PluginSlot>> = slots.into_iter().map(Arc::new).collect();
+        let on_query: Vec<_> = all.iter().filter(|s| s.hooks.on_query).cloned().collect();
+        let memo = match on_query.first() {
+            Some(first) if first.may_reuse() => VerdictMemo::new(memo_entries),
+            _ => None,
+        };
         PluginChain {
-            on_query: all.iter().filter(|s| s.hooks.on_query).cloned().collect(),
+            memo: memo.map(|table| ChainMemo {
+                table,
+                hits: metrics.plugin_memo.with_label_values(&["hit"]),
+                misses: metrics.plugin_memo.with_label_values(&["miss"]),
+            }),
+            on_query,
             on_response: all
                 .iter()
                 .filter(|s| s.hooks.on_response)
@@ -94,34 +119,91 @@ impl PluginChain {
         !self.on_response.is_empty()
     }
 
-    pub fn on_query(&self, question: &QuestionView, client: &ClientInfo) -> ChainQueryVerdict {
-        for slot in &self.on_query {
+    /// The on-query phase for a query received at `now`. Verdicts plugins marked
+    /// reusable come from the memo when it has them; the rest are called.
+    pub fn on_query(
+        &self,
+        question: &QuestionView,
+        client: &ClientInfo,
+        now: Instant,
+    ) -> ChainQueryVerdict {
+        let Some(memo) = &self.memo else {
+            return self.walk(0, question, client, &mut Recorder::closed());
+        };
+        let Some(known) = memo.table.get(question, now) else {
+            memo.misses.inc();
+            let mut rec = Recorder::open();
+            let verdict = self.walk(0, question, client, &mut rec);
+            if let Some((m, secs)) = rec.finish() {
+                memo.table.insert(question, now, secs, m);
+            }
+            return verdict;
+        };
+        memo.hits.inc();
+        for slot in &self.on_query[..known.passed] {
+            slot.reused(Verdict::Pass);
+        }
+        if let Some(v) = known.verdict {
+            if let Some(slot) = self.on_query.get(known.passed) {
+                slot.reused(Verdict::of_chain(&v));
+            }
+            return Arc::unwrap_or_clone(v);
+        }
+        self.walk(known.passed, question, client, &mut Recorder::closed())
+    }
+
+    /// Calls the on-query plugins from `first` on until one decides, telling `rec`
+    /// each verdict and how far it may be reused.
+    fn walk(
+        &self,
+        first: usize,
+        question: &QuestionView,
+        client: &ClientInfo,
+        rec: &mut Recorder,
+    ) -> ChainQueryVerdict {
+        for slot in self.on_query.iter().skip(first) {
             let plugin = || slot.name.clone();
-            match slot.on_query(question, client) {
-                Ok(QueryAction::Pass) => {}
-                Ok(QueryAction::Block(kind)) => {
-                    return ChainQueryVerdict::Block {
+            let (verdict, reuse) = match slot.on_query(question, client) {
+                Ok((QueryAction::Pass, reuse)) => {
+                    rec.passed(reuse);
+                    continue;
+                }
+                Ok((QueryAction::Block(kind), reuse)) => (
+                    ChainQueryVerdict::Block {
                         plugin: plugin(),
                         kind,
-                    }
-                }
-                Ok(QueryAction::Answer(records)) => {
-                    return ChainQueryVerdict::Answer {
+                    },
+                    reuse,
+                ),
+                Ok((QueryAction::Answer(records), reuse)) => (
+                    ChainQueryVerdict::Answer {
                         plugin: plugin(),
                         records,
-                    }
-                }
-                Ok(QueryAction::Rewrite(name)) => {
-                    return ChainQueryVerdict::Rewrite {
+                    },
+                    reuse,
+                ),
+                Ok((QueryAction::Rewrite(name), reuse)) => (
+                    ChainQueryVerdict::Rewrite {
                         plugin: plugin(),
                         name,
-                    }
+                    },
+                    reuse,
+                ),
+                Err(_) if slot.on_error == OnError::Pass => {
+                    rec.passed(Reuse::Once);
+                    continue;
                 }
-                Err(_) if slot.on_error == OnError::Pass => {}
-                Err(_) => return ChainQueryVerdict::Failed { plugin: plugin() },
-            }
+                Err(_) => (ChainQueryVerdict::Failed { plugin: plugin() }, Reuse::Once),
+            };
+            rec.decided(&verdict, reuse);
+            return verdict;
         }
         ChainQueryVerdict::Pass
+    }
+
+    /// Entries in the verdict memo (0 without one).
+    pub fn memo_len(&self) -> usize {
+        self.memo.as_ref().map_or(0, |m| m.table.len())
     }
 
     pub fn on_response(
@@ -160,6 +242,80 @@ impl PluginChain {
             .iter()
             .find(|s| &*s.name == name)
             .map(|s| s.available())
+    }
+}
+
+/// The memo of a chain and its metric handles.
+struct ChainMemo {
+    table: VerdictMemo,
+    hits: IntCounter,
+    misses: IntCounter,
+}
+
+/// Follows one walk of the chain from its first plugin and says what the memo may
+/// keep: the run of leading verdicts that were all reusable, for the shortest of
+/// their lifetimes.
+struct Recorder {
+    /// Still in the reusable run.
+    open: bool,
+    passed: usize,
+    secs: u32,
+    decided: Option<Arc<ChainQueryVerdict>>,
+}
+
+impl Recorder {
+    fn open() -> Recorder {
+        Recorder {
+            open: true,
+            passed: 0,
+            secs: u32::MAX,
+            decided: None,
+        }
+    }
+
+    /// For walks that did not start at the first plugin: nothing to keep.
+    fn closed() -> Recorder {
+        Recorder {
+            open: false,
+            ..Recorder::open()
+        }
+    }
+
+    fn passed(&mut self, reuse: Reuse) {
+        if self.extend(reuse) {
+            self.passed += 1;
+        }
+    }
+
+    fn decided(&mut self, verdict: &ChainQueryVerdict, reuse: Reuse) {
+        if self.extend(reuse) {
+            self.decided = Some(Arc::new(verdict.clone()));
+        }
+    }
+
+    /// Whether the run goes on with a verdict of this reuse.
+    fn extend(&mut self, reuse: Reuse) -> bool {
+        match reuse {
+            Reuse::Question(secs) if self.open => {
+                self.secs = self.secs.min(secs);
+                true
+            }
+            _ => {
+                self.open = false;
+                false
+            }
+        }
+    }
+
+    /// The memo entry and its lifetime, if the run covered any plugin.
+    fn finish(self) -> Option<(Memo, u32)> {
+        (self.passed > 0 || self.decided.is_some()).then_some((
+            Memo {
+                passed: self.passed,
+                verdict: self.decided,
+            },
+            self.secs,
+        ))
     }
 }
 

@@ -57,7 +57,7 @@ fn call(inst: &mut Instance) -> (Result<QueryAction, CallFailure>, Duration) {
         proto: Proto::Udp,
     };
     let start = Instant::now();
-    let r = inst.on_query(&q, &c);
+    let r = inst.on_query(&q, &c).map(|(action, _)| action);
     (r, start.elapsed())
 }
 

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct PluginInfo {
     pub name: String,
     pub file: String,
+    /// The WIT contract version it exports, e.g. `0.2`.
+    pub contract: &'static str,
     /// Hex SHA-256 of the component file.
     pub sha256: String,
     /// Reload generation of the chain this plugin belongs to (1 = loaded at start).

@@ -6,12 +6,13 @@ use wasmtime::{Store, Trap};
 use super::cpu_deadline::CpuDeadline;
 use super::error::CallFailure;
 use super::state::HostState;
-use super::types::{ClientInfo, PluginRecord, QueryAction, QuestionView, ResponseAction};
-use super::v0_1;
+use super::types::{ClientInfo, PluginRecord, QueryAction, QuestionView, ResponseAction, Reuse};
+use super::{v0_1, v0_2};
 
 /// Typed exports, one variant per supported WIT version.
 pub enum Bindings {
     V0_1(v0_1::Plugin),
+    V0_2(v0_2::Plugin),
 }
 
 pub struct Instance {
@@ -32,19 +33,24 @@ impl Instance {
         self.store.set_epoch_deadline(CpuDeadline::FIRST_TICKS);
     }
 
-    /// Runs `on-query`. On `Err` the instance must be dropped: its state after a
+    /// Runs `on-query`: the plugin's action and how far it may be reused. On `Err` the instance must be dropped: its state after a
     /// trap is undefined.
     pub fn on_query(
         &mut self,
         q: &QuestionView,
         c: &ClientInfo,
-    ) -> Result<QueryAction, CallFailure> {
+    ) -> Result<(QueryAction, Reuse), CallFailure> {
         self.arm();
+        let (q, c) = (v0_1::question(q), v0_1::client(c));
         let result = match &self.bindings {
             Bindings::V0_1(p) => p
                 .wasmdns_plugin_policy()
-                .call_on_query(&mut self.store, v0_1::question(q), v0_1::client(c))
-                .map(v0_1::query_action),
+                .call_on_query(&mut self.store, q, c)
+                .map(|a| (v0_1::query_action(a), Reuse::Once)),
+            Bindings::V0_2(p) => p
+                .wasmdns_plugin_policy()
+                .call_on_query(&mut self.store, q, c)
+                .map(v0_2::query_verdict),
         };
         result.map_err(|e| self.classify(&e))
     }
@@ -58,19 +64,18 @@ impl Instance {
         answers: &[PluginRecord],
     ) -> Result<ResponseAction, CallFailure> {
         self.arm();
-        let result = match &self.bindings {
-            Bindings::V0_1(p) => v0_1::with_records(answers, |records| {
+        let (q, c) = (v0_1::question(q), v0_1::client(c));
+        let result = v0_1::with_records(answers, |records| match &self.bindings {
+            Bindings::V0_1(p) => {
                 p.wasmdns_plugin_policy()
-                    .call_on_response(
-                        &mut self.store,
-                        v0_1::question(q),
-                        v0_1::client(c),
-                        rcode,
-                        records,
-                    )
-                    .map(v0_1::response_action)
-            }),
-        };
+                    .call_on_response(&mut self.store, q, c, rcode, records)
+            }
+            Bindings::V0_2(p) => {
+                p.wasmdns_plugin_policy()
+                    .call_on_response(&mut self.store, q, c, rcode, records)
+            }
+        })
+        .map(v0_1::response_action);
         result.map_err(|e| self.classify(&e))
     }
 

@@ -16,14 +16,21 @@ use super::precompiled::{Origin, PrecompiledCache};
 use super::sandbox;
 use super::state::HostState;
 use super::types::Hooks;
-use super::v0_1;
 use super::PluginError;
+use super::{v0_1, v0_2};
 use crate::config::{OnError, PluginConfig};
 
-/// Contract versions a component can export, newest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Contract versions a component can export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Version {
     V0_1,
+    V0_2,
+}
+
+/// A component linked for the contract version it exports.
+enum Pre {
+    V0_1(v0_1::PluginPre<HostState>),
+    V0_2(v0_2::PluginPre<HostState>),
 }
 
 const POLICY_PREFIX: &str = "wasmdns:plugin/policy@";
@@ -38,7 +45,7 @@ pub struct PluginFactory {
     pub origin: Origin,
     pub on_error: OnError,
     engine: Arc<PluginEngine>,
-    pre: v0_1::PluginPre<HostState>,
+    pre: Pre,
     config_json: String,
     memory_limit: usize,
     /// CPU time per call (see [`CpuDeadline`]).
@@ -76,7 +83,7 @@ impl PluginFactory {
             file: file.clone(),
             reason,
         };
-        let Version::V0_1 = pick_version(engine, &component).map_err(contract)?;
+        let version = pick_version(engine, &component).map_err(contract)?;
         let link = |e: wasmtime::Error| PluginError::Link {
             name: name.clone(),
             file: file.clone(),
@@ -84,15 +91,20 @@ impl PluginFactory {
         };
         let mut linker = Linker::<HostState>::new(engine.engine());
         sandbox::add_wasi(&mut linker).map_err(link)?;
-        v0_1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )
+        type Data = wasmtime::component::HasSelf<HostState>;
+        match version {
+            Version::V0_1 => v0_1::Plugin::add_to_linker::<_, Data>(&mut linker, |s| s),
+            Version::V0_2 => v0_2::Plugin::add_to_linker::<_, Data>(&mut linker, |s| s),
+        }
         .map_err(link)?;
         // Whatever else the component imports (sockets, ...) is denied: calling it traps.
         sandbox::deny_other_imports(&mut linker, engine.engine(), &component).map_err(link)?;
         let pre = linker.instantiate_pre(&component).map_err(link)?;
-        let pre = v0_1::PluginPre::new(pre).map_err(|e| contract(format!("{e:#}")))?;
+        let typed = |e: wasmtime::Error| contract(format!("{e:#}"));
+        let pre = match version {
+            Version::V0_1 => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(typed)?),
+            Version::V0_2 => Pre::V0_2(v0_2::PluginPre::new(pre).map_err(typed)?),
+        };
         let config_json =
             expand_files(&cfg.config_json, config_dir).map_err(|reason| PluginError::Config {
                 name: name.clone(),
@@ -111,6 +123,19 @@ impl PluginFactory {
             memory_limit: cfg.memory_limit,
             deadline: cfg.deadline,
         })
+    }
+
+    /// Whether its contract lets on-query verdicts be reused (WIT v0.2 `reuse`).
+    pub fn may_reuse(&self) -> bool {
+        matches!(self.pre, Pre::V0_2(_))
+    }
+
+    /// The contract version it exports, for the admin API.
+    pub fn contract(&self) -> &'static str {
+        match self.pre {
+            Pre::V0_1(_) => "0.1",
+            Pre::V0_2(_) => "0.2",
+        }
     }
 
     /// A fresh instance with `init` run. Slow (instantiation + init): never call it
@@ -146,13 +171,20 @@ impl PluginFactory {
             file: self.file.clone(),
             reason,
         };
-        let plugin = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| fail(format!("{e:#}")))?;
-        let init = plugin
-            .wasmdns_plugin_policy()
-            .call_init(&mut store, &self.config_json);
+        let fail = |e: wasmtime::Error| fail(format!("{e:#}"));
+        let config = &self.config_json;
+        let (bindings, init) = match &self.pre {
+            Pre::V0_1(pre) => {
+                let p = pre.instantiate(&mut store).map_err(fail)?;
+                let init = p.wasmdns_plugin_policy().call_init(&mut store, config);
+                (Bindings::V0_1(p), init)
+            }
+            Pre::V0_2(pre) => {
+                let p = pre.instantiate(&mut store).map_err(fail)?;
+                let init = p.wasmdns_plugin_policy().call_init(&mut store, config);
+                (Bindings::V0_2(p), init)
+            }
+        };
         let init_err = |reason: String| PluginError::Init {
             name: self.name.to_string(),
             file: self.file.clone(),
@@ -164,7 +196,7 @@ impl PluginFactory {
             Err(e) => return Err(init_err(format!("trapped: {e:#}"))),
         };
         store.data_mut().deadline.arm(self.deadline);
-        let instance = Instance::new(store, Bindings::V0_1(plugin));
+        let instance = Instance::new(store, bindings);
         Ok((instance, hooks))
     }
 }
@@ -175,24 +207,31 @@ const INIT_BUDGET_FACTOR: u32 = 5000;
 /// The newest contract version the component exports.
 fn pick_version(engine: &PluginEngine, component: &Component) -> Result<Version, String> {
     let ty = component.component_type();
+    let mut newest = None;
     let mut found = Vec::new();
     for (name, _) in ty.exports(engine.engine()) {
-        if let Some(v) = name.strip_prefix(POLICY_PREFIX) {
-            if v.starts_with("0.1.") {
-                return Ok(Version::V0_1);
-            }
+        let Some(v) = name.strip_prefix(POLICY_PREFIX) else {
+            continue;
+        };
+        let version = if v.starts_with("0.2.") {
+            Version::V0_2
+        } else if v.starts_with("0.1.") {
+            Version::V0_1
+        } else {
             found.push(v.to_string());
-        }
+            continue;
+        };
+        newest = newest.max(Some(version));
     }
-    if found.is_empty() {
-        Err(format!(
-            "missing export {POLICY_PREFIX}0.1.0 (not a wasmdns plugin)"
-        ))
-    } else {
-        Err(format!(
-            "unsupported WIT version {} (this host supports 0.1.x)",
+    match newest {
+        Some(v) => Ok(v),
+        None if found.is_empty() => Err(format!(
+            "missing export {POLICY_PREFIX}0.2.0 or 0.1.0 (not a wasmdns plugin)"
+        )),
+        None => Err(format!(
+            "unsupported WIT version {} (this host supports 0.2.x and 0.1.x)",
             found.join(", ")
-        ))
+        )),
     }
 }
 

@@ -1,11 +1,12 @@
 //! Wasm policy plugins (issue 3): every query passes through an ordered chain of
-//! sandboxed WebAssembly components implementing `wit/v0.1`.
+//! sandboxed WebAssembly components implementing `wit/v0.2` (or `wit/v0.1`).
 //!
 //! | file | role |
 //! |---|---|
 //! | [`types`] | host-side data the pipeline sees (no generated bindings) |
 //! | `chain` | [`PluginChain`]: ordered plugins, first non-pass verdict wins |
 //! | `registry` | [`ChainBuilder`]: config → whole chain, all or nothing |
+//! | `memo` | on-query verdicts plugins declared reusable (v0.2), per chain, bounded |
 //! | `slot` | one plugin in a chain: pool, `on_error`, metric handles |
 //! | `pool` | lock-free pool of warm instances, rebuilt off the query path |
 //! | `instance` | one store + bindings; deadline per call; failure classification |
@@ -17,6 +18,7 @@
 //! | `precompiled` | compiled code cached on disk, keyed by wasm hash + engine |
 //! | `info` | what the admin API reports per plugin |
 //! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
+//! | [`v0_2`] | `wasmdns:plugin@0.2.0`: v0.1's types, on-query verdicts with a reuse scope |
 
 mod chain;
 mod cpu_deadline;
@@ -26,6 +28,7 @@ mod info;
 mod instance;
 mod limiter;
 mod loader;
+mod memo;
 mod pool;
 mod precompiled;
 mod registry;
@@ -34,6 +37,7 @@ mod slot;
 mod state;
 pub mod types;
 pub mod v0_1;
+pub mod v0_2;
 
 pub use chain::PluginChain;
 pub use engine::{PluginEngine, EPOCH_TICK};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::chain::PluginChain;
 use super::engine::PluginEngine;
 use super::loader::PluginFactory;
+use super::memo::DEFAULT_ENTRIES as DEFAULT_MEMO_ENTRIES;
 use super::pool::{default_pool_size, InstancePool};
 use super::precompiled::PrecompiledCache;
 use super::slot::PluginSlot;
@@ -21,6 +22,7 @@ pub struct ChainBuilder {
     metrics: Arc<Metrics>,
     pool_size: usize,
     precompiled: Option<Arc<PrecompiledCache>>,
+    memo_entries: usize,
 }
 
 impl ChainBuilder {
@@ -30,6 +32,7 @@ impl ChainBuilder {
             metrics,
             pool_size: default_pool_size(),
             precompiled: None,
+            memo_entries: DEFAULT_MEMO_ENTRIES,
         }
     }
 
@@ -42,6 +45,12 @@ impl ChainBuilder {
     /// Warm instances per plugin (at least 1).
     pub fn pool_size(mut self, n: usize) -> ChainBuilder {
         self.pool_size = n.max(1);
+        self
+    }
+
+    /// Bound of each chain's memo of reusable on-query verdicts (0 = no memo).
+    pub fn memo_entries(mut self, n: usize) -> ChainBuilder {
+        self.memo_entries = n;
         self
     }
 
@@ -66,7 +75,12 @@ impl ChainBuilder {
             }
             slots.push(self.build_slot(cfg, config_dir)?);
         }
-        Ok(PluginChain::new(slots, self.engine.clone()))
+        Ok(PluginChain::new(
+            slots,
+            self.engine.clone(),
+            self.memo_entries,
+            &self.metrics,
+        ))
     }
 
     fn build_slot(&self, cfg: &PluginConfig, config_dir: &Path) -> Result<PluginSlot, PluginError> {

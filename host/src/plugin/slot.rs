@@ -17,7 +17,10 @@ use super::error::CallFailure;
 use super::info::PluginInfo;
 use super::pool::InstancePool;
 use super::precompiled::{hex, Origin};
-use super::types::{ClientInfo, Hooks, PluginRecord, QueryAction, QuestionView, ResponseAction};
+use super::types::{
+    ChainQueryVerdict, ClientInfo, Hooks, PluginRecord, QueryAction, QuestionView, ResponseAction,
+    Reuse,
+};
 use crate::config::OnError;
 use crate::metrics::Metrics;
 
@@ -30,6 +33,27 @@ pub enum Verdict {
     Rewrite,
     Replace,
     Error,
+}
+
+impl Verdict {
+    pub fn of_query(action: &QueryAction) -> Verdict {
+        match action {
+            QueryAction::Pass => Verdict::Pass,
+            QueryAction::Block(_) => Verdict::Block,
+            QueryAction::Answer(_) => Verdict::Answer,
+            QueryAction::Rewrite(_) => Verdict::Rewrite,
+        }
+    }
+
+    pub fn of_chain(verdict: &ChainQueryVerdict) -> Verdict {
+        match verdict {
+            ChainQueryVerdict::Pass => Verdict::Pass,
+            ChainQueryVerdict::Block { .. } => Verdict::Block,
+            ChainQueryVerdict::Answer { .. } => Verdict::Answer,
+            ChainQueryVerdict::Rewrite { .. } => Verdict::Rewrite,
+            ChainQueryVerdict::Failed { .. } => Verdict::Error,
+        }
+    }
 }
 
 const VERDICTS: [&str; 6] = ["pass", "block", "answer", "rewrite", "replace", "error"];
@@ -95,15 +119,14 @@ impl PluginSlot {
         }
     }
 
-    pub fn on_query(&self, q: &QuestionView, c: &ClientInfo) -> Result<QueryAction, CallFailure> {
+    pub fn on_query(
+        &self,
+        q: &QuestionView,
+        c: &ClientInfo,
+    ) -> Result<(QueryAction, Reuse), CallFailure> {
         self.query_calls.inc();
         let r = self.with_instance(|i| i.on_query(q, c));
-        self.count(r.as_ref().map(|a| match a {
-            QueryAction::Pass => Verdict::Pass,
-            QueryAction::Block(_) => Verdict::Block,
-            QueryAction::Answer(_) => Verdict::Answer,
-            QueryAction::Rewrite(_) => Verdict::Rewrite,
-        }));
+        self.count(r.as_ref().map(|(a, _)| Verdict::of_query(a)));
         r
     }
 
@@ -152,6 +175,16 @@ impl PluginSlot {
         }
     }
 
+    /// Counts a verdict the chain reused from its memo instead of calling.
+    pub fn reused(&self, v: Verdict) {
+        self.verdicts[v as usize].inc();
+    }
+
+    /// Whether the plugin's contract lets its on-query verdicts be reused (v0.2).
+    pub fn may_reuse(&self) -> bool {
+        self.pool.factory().may_reuse()
+    }
+
     fn count(&self, r: Result<Verdict, &CallFailure>) {
         match r {
             Ok(v) => self.verdicts[v as usize].inc(),
@@ -186,6 +219,7 @@ impl PluginSlot {
         }
         PluginInfo {
             name: self.name.to_string(),
+            contract: factory.contract(),
             file: factory.file.display().to_string(),
             sha256: hex(&factory.sha256),
             generation,
@@ -275,7 +309,7 @@ mod tests {
             proto: Proto::Udp,
         };
         for _ in 0..3_200 {
-            chain.on_query(&q, &c);
+            chain.on_query(&q, &c, Instant::now());
         }
         let calls = metrics
             .plugin_calls

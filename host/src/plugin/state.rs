@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::cpu_deadline::CpuDeadline;
 use super::limiter::MemoryLimiter;
 use super::sandbox::Sandboxed;
-use super::v0_1;
+use super::{v0_1, v0_2};
 
 /// Longest plugin log message kept; the rest is cut so a plugin cannot flood logs
 /// with one call.
@@ -54,6 +54,12 @@ impl Sandboxed for HostState {
 }
 
 impl v0_1::wasmdns::plugin::types::Host for HostState {}
+
+impl v0_2::wasmdns::plugin::host::Host for HostState {
+    fn log(&mut self, level: v0_2::LogLevel, message: String) {
+        v0_1::wasmdns::plugin::host::Host::log(self, v0_2::log_level(level), message);
+    }
+}
 
 impl v0_1::wasmdns::plugin::host::Host for HostState {
     fn log(&mut self, level: v0_1::LogLevel, message: String) {

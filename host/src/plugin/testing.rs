@@ -1,8 +1,12 @@
-//! Test support: tiny hand-written WAT components implementing `wit/v0.1`.
+//! Test support: tiny hand-written WAT components implementing `wit/v0.1`, or
+//! `wit/v0.2` for a guest given a [`Reuse`] (see [`Guest::reusable`]).
 //!
 //! Memory map of the core module: 0x100 init result area, 0x200 on-query
-//! result area, 0x300 on-response result area, 0x400.. strings and records,
-//! 0x1000.. bump allocator for the host's `realloc` calls.
+//! result area (v0.2: the query-action's 12 bytes, then the reuse at 0x20c),
+//! 0x300 on-response result area, 0x400.. strings and records, 0x1000.. bump
+//! allocator for the host's `realloc` calls.
+
+use super::types::Reuse;
 
 /// One guest behaviour: WAT bodies of the three core functions plus data segments.
 pub struct Guest {
@@ -10,6 +14,8 @@ pub struct Guest {
     pub on_query: String,
     pub on_response: String,
     pub data: String,
+    /// `Some`: a v0.2 component whose on-query verdicts carry this reuse.
+    pub reuse: Option<Reuse>,
 }
 
 /// Little-endian bytes as a WAT string literal.
@@ -32,7 +38,14 @@ impl Guest {
                 "(data (i32.const 0x100) \"\\00\\00\\00\\00{}\")",
                 bytes(&[flags])
             ),
+            reuse: None,
         }
+    }
+
+    /// The same guest as a v0.2 component whose on-query verdicts carry `reuse`.
+    pub fn reusable(mut self, reuse: Reuse) -> Guest {
+        self.reuse = Some(reuse);
+        self
     }
 
     pub fn pass() -> Guest {
@@ -127,6 +140,30 @@ impl Guest {
 
     /// The component text, exporting the policy under `export`.
     pub fn wat_as(&self, export: &str) -> String {
+        // v0.2's on-query result is a record of the v0.1 action and the reuse.
+        let (verdict_types, verdict, data) = match self.reuse {
+            None => (String::new(), "$qa", self.data.clone()),
+            Some(reuse) => {
+                let (case, secs) = match reuse {
+                    Reuse::Once => (0u8, 0),
+                    Reuse::Question(secs) => (1, secs),
+                };
+                (
+                    "(type $reuse' (variant (case \"once\") (case \"question\" u32)))
+  (export $reuse \"reuse\" (type $reuse'))
+  (type $qv' (record (field \"action\" $qa) (field \"reuse\" $reuse)))
+  (export $qv \"query-verdict\" (type $qv'))"
+                        .to_string(),
+                    "$qv",
+                    format!(
+                        "{}(data (i32.const 0x20c) \"{}{}\")",
+                        self.data,
+                        bytes(&[case, 0, 0, 0]),
+                        le(secs)
+                    ),
+                )
+            }
+        };
         format!(
             r#"(component
   (core module $m
@@ -162,11 +199,12 @@ impl Guest {
   (export $qa "query-action" (type $qa'))
   (type $ra' (variant (case "pass") (case "block" $block) (case "replace" (list $record))))
   (export $ra "response-action" (type $ra'))
+  {verdict_types}
   (type $hooks' (flags "on-query" "on-response"))
   (export $hooks "hooks" (type $hooks'))
   (func $init (param "config" string) (result (result $hooks (error string)))
     (canon lift (core func $i "init") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
-  (func $q (param "q" $question) (param "c" $client) (result $qa)
+  (func $q (param "q" $question) (param "c" $client) (result {verdict})
     (canon lift (core func $i "on-query") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
   (func $r (param "q" $question) (param "c" $client) (param "rcode" u16) (param "answers" (list $record)) (result $ra)
     (canon lift (core func $i "on-response") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
@@ -178,12 +216,15 @@ impl Guest {
             init = self.init,
             q = self.on_query,
             r = self.on_response,
-            data = self.data,
         )
     }
 
+    /// The component, exporting the policy of v0.1, or v0.2 when it has a reuse.
     pub fn wasm(&self) -> Vec<u8> {
-        self.wasm_as("wasmdns:plugin/policy@0.1.0")
+        match self.reuse {
+            None => self.wasm_as("wasmdns:plugin/policy@0.1.0"),
+            Some(_) => self.wasm_as("wasmdns:plugin/policy@0.2.0"),
+        }
     }
 
     pub fn wasm_as(&self, export: &str) -> Vec<u8> {

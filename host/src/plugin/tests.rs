@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::testing::Guest;
 use super::*;
@@ -124,7 +124,7 @@ fn a_plugins_own_instance_count_overrides_the_pool_size() {
     assert_eq!(chain.available("three"), Some(3));
     assert_eq!(chain.available("default"), Some(2), "the builder's size");
     assert_eq!(
-        chain.on_query(&question(), &client()),
+        chain.on_query(&question(), &client(), Instant::now()),
         ChainQueryVerdict::Pass
     );
     assert_eq!(chain.available("one"), Some(1), "given back after the call");
@@ -138,7 +138,7 @@ fn pass_plugin_loads_and_passes() {
     assert!(!chain.wants_response());
     assert_eq!(chain.available("p"), Some(2));
     assert_eq!(
-        chain.on_query(&question(), &client()),
+        chain.on_query(&question(), &client(), Instant::now()),
         ChainQueryVerdict::Pass
     );
     assert_eq!(
@@ -164,7 +164,7 @@ fn block_answer_rewrite_verdicts_convert() {
     let c = client();
     let chain = f.build(&[f.plugin("b", &Guest::block_nxdomain())]).unwrap();
     assert_eq!(
-        chain.on_query(&q, &c),
+        chain.on_query(&q, &c, Instant::now()),
         ChainQueryVerdict::Block {
             plugin: "b".into(),
             kind: BlockKind::Nxdomain
@@ -174,7 +174,7 @@ fn block_answer_rewrite_verdicts_convert() {
         .build(&[f.plugin("r", &Guest::block_rcode(0xffff))])
         .unwrap();
     assert_eq!(
-        chain.on_query(&q, &c),
+        chain.on_query(&q, &c, Instant::now()),
         ChainQueryVerdict::Block {
             plugin: "r".into(),
             kind: BlockKind::Rcode(0xffff)
@@ -184,7 +184,7 @@ fn block_answer_rewrite_verdicts_convert() {
         .build(&[f.plugin("w", &Guest::rewrite("safe.example.org"))])
         .unwrap();
     assert_eq!(
-        chain.on_query(&q, &c),
+        chain.on_query(&q, &c, Instant::now()),
         ChainQueryVerdict::Rewrite {
             plugin: "w".into(),
             name: "safe.example.org".into()
@@ -199,7 +199,7 @@ fn block_answer_rewrite_verdicts_convert() {
         data: PluginRData::A(Ipv4Addr::new(192, 0, 2, 1)),
     };
     assert_eq!(
-        chain.on_query(&q, &c),
+        chain.on_query(&q, &c, Instant::now()),
         ChainQueryVerdict::Answer {
             plugin: "a".into(),
             records: vec![want]
@@ -229,7 +229,7 @@ fn first_non_pass_wins_in_config_order() {
         ["first", "second", "third"]
     );
     assert!(matches!(
-        chain.on_query(&question(), &client()),
+        chain.on_query(&question(), &client(), Instant::now()),
         ChainQueryVerdict::Rewrite { plugin, .. } if &*plugin == "second"
     ));
     let calls = |p| f.counter("plugin_calls_total", &[("plugin", p), ("hook", "on_query")]);
@@ -269,7 +269,7 @@ fn empty_chain_passes() {
     let chain = f.build(&[]).unwrap();
     assert!(chain.is_empty() && !chain.wants_response());
     assert_eq!(
-        chain.on_query(&question(), &client()),
+        chain.on_query(&question(), &client(), Instant::now()),
         ChainQueryVerdict::Pass
     );
     assert_eq!(
@@ -286,7 +286,7 @@ fn assert_contained(guest: Guest, kind: &str) {
         let chain = f
             .build(&[cfg, f.plugin("after", &Guest::block_nxdomain())])
             .unwrap();
-        let v = chain.on_query(&question(), &client());
+        let v = chain.on_query(&question(), &client(), Instant::now());
         match on_error {
             // The failing plugin counts as pass: the next one still decides.
             OnError::Pass => assert!(matches!(v, ChainQueryVerdict::Block { .. }), "{v:?}"),
@@ -339,7 +339,7 @@ fn growth_within_the_limit_is_fine() {
     let f = fixture();
     let chain = f.build(&[f.plugin("g", &Guest::memory_hog(1))]).unwrap();
     assert_eq!(
-        chain.on_query(&question(), &client()),
+        chain.on_query(&question(), &client(), Instant::now()),
         ChainQueryVerdict::Pass
     );
 }
@@ -352,8 +352,8 @@ fn empty_pool_answers_per_on_error_as_busy() {
     let chain = f.builder_with_pool(1).build(&[cfg], f.dir.path()).unwrap();
     // The trap drops the only instance; until the rebuild lands the pool may be
     // empty, and then the answer is immediate.
-    let _ = chain.on_query(&question(), &client());
-    let v = chain.on_query(&question(), &client());
+    let _ = chain.on_query(&question(), &client(), Instant::now());
+    let v = chain.on_query(&question(), &client(), Instant::now());
     assert_eq!(
         v,
         ChainQueryVerdict::Failed {
@@ -469,3 +469,5 @@ fn missing_list_file_names_the_plugin() {
     let e = load_error(&f, cfg);
     assert!(e.contains("plugin bl") && e.contains("absent.txt"), "{e}");
 }
+
+mod reuse;

@@ -65,6 +65,17 @@ pub struct Hooks {
     pub on_response: bool,
 }
 
+/// Which other queries an on-query verdict holds for (WIT v0.2 `reuse`; a v0.1
+/// plugin's verdicts are always `Once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// This query only.
+    Once,
+    /// Every query for the same question from any client, for this many seconds
+    /// (never 0: the adapter maps 0 to `Once`).
+    Question(u32),
+}
+
 /// What one plugin decided in the on-query phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryAction {

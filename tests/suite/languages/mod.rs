@@ -15,7 +15,7 @@ mod python_rewrite;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmdns::config::{OnError, PluginConfig};
 use wasmdns::metrics::{Metrics, Proto};
@@ -84,7 +84,8 @@ pub fn load(name: &'static str, path: PathBuf, config_json: &str) -> Loaded {
 
 impl Loaded {
     pub fn query(&self, name: &str, qtype: u16, ip: IpAddr) -> ChainQueryVerdict {
-        self.chain.on_query(&question(name, qtype), &client(ip))
+        self.chain
+            .on_query(&question(name, qtype), &client(ip), Instant::now())
     }
 
     /// The hostile-input guarantees: none of these questions or clients traps or
