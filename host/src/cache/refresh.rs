@@ -73,6 +73,7 @@ mod tests {
             serve_stale: Duration::ZERO,
             stale_ttl: 30,
             prefetch: true,
+            plugin_verdicts: 0,
         })
     }
 
@@ -162,6 +163,7 @@ mod tests {
             serve_stale: Duration::ZERO,
             stale_ttl: 30,
             prefetch: false,
+            plugin_verdicts: 0,
         };
         assert!(Cache::new(&config).take_refreshes().is_none());
         config.prefetch = true;

@@ -19,6 +19,7 @@ fn config(max_entries: u64) -> CacheConfig {
         serve_stale: Duration::ZERO,
         stale_ttl: 30,
         prefetch: false,
+        plugin_verdicts: 0,
     }
 }
 
@@ -63,6 +64,7 @@ fn expired_answers_are_served_stale_only_within_the_window() {
         serve_stale: Duration::from_secs(10),
         stale_ttl: 30,
         prefetch: false,
+        plugin_verdicts: 0,
     };
     let stale = Cache::new(&config);
     config.serve_stale = Duration::ZERO;

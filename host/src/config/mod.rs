@@ -23,7 +23,7 @@ pub use overrides::Overrides;
 pub use validate::{ConfigError, BUILTIN};
 pub use values::{
     parse_cache_entries, parse_duration, parse_listen_addr, parse_network, parse_size,
-    parse_upstream_addr, MAX_CACHE_ENTRIES,
+    parse_upstream_addr, MAX_CACHE_ENTRIES, MAX_PLUGIN_VERDICTS,
 };
 
 /// The validated configuration of one proxy instance.
@@ -122,6 +122,9 @@ pub struct CacheConfig {
     pub stale_ttl: u32,
     /// Refresh popular entries in the last tenth of their lifetime.
     pub prefetch: bool,
+    /// Entries of each plugin chain's memo of reusable on-query verdicts (WIT
+    /// v0.2 `reuse`); 0 = call the plugins for every query.
+    pub plugin_verdicts: usize,
 }
 
 /// Who may query (`[acl]`).

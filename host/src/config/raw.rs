@@ -171,6 +171,7 @@ pub struct RawCache {
     pub serve_stale: DurationText,
     pub stale_ttl: i64,
     pub prefetch: bool,
+    pub plugin_verdicts: i64,
 }
 
 impl Default for RawCache {
@@ -183,6 +184,7 @@ impl Default for RawCache {
             serve_stale: DurationText::from("1d"),
             stale_ttl: 30,
             prefetch: true,
+            plugin_verdicts: 8192,
         }
     }
 }

@@ -313,6 +313,11 @@ impl Validator {
             )?,
             stale_ttl: self.int("cache.stale_ttl", raw.stale_ttl, 1..=3600)?,
             prefetch: raw.prefetch,
+            plugin_verdicts: self.int(
+                "cache.plugin_verdicts",
+                raw.plugin_verdicts,
+                0..=super::MAX_PLUGIN_VERDICTS as i64,
+            )?,
         })
     }
 

@@ -134,6 +134,10 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
 /// something a machine can map.
 pub const MAX_CACHE_ENTRIES: u64 = 100_000_000;
 
+/// Largest `cache.plugin_verdicts`: 10 million memoised verdicts, ~1 GiB. The memo
+/// holds hot names; past a few hundred thousand it only costs memory.
+pub const MAX_PLUGIN_VERDICTS: u64 = 10_000_000;
+
 /// Parses `--cache-entries`: 0 (no cache) to [`MAX_CACHE_ENTRIES`].
 pub fn parse_cache_entries(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {

@@ -40,12 +40,14 @@ impl ChainLoader {
             return Ok(PluginChain::empty().with_generation(generation));
         }
         let plugins = config.plugins.clone();
+        let memo_entries = config.cache.plugin_verdicts;
         let dir = config_dir(config);
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let (engine, precompiled) = me.engine()?;
             ChainBuilder::new(engine, Arc::clone(&me.metrics))
                 .precompiled(precompiled)
+                .memo_entries(memo_entries)
                 .build(&plugins, &dir)
                 .map(|chain| chain.with_generation(generation))
         })

@@ -203,6 +203,11 @@ fn integer_ranges() {
         "from 0 to 100000000",
     );
     fails(
+        "[cache]\nplugin_verdicts = 10000001\n",
+        "cache.plugin_verdicts",
+        "from 0 to 10000000",
+    );
+    fails(
         "[cache]\nmax_ttl = 2147483648\n",
         "cache.max_ttl",
         "to 2147483647",

@@ -45,6 +45,7 @@ fn defaults_are_the_documented_ones() {
             serve_stale: Duration::from_secs(86_400),
             stale_ttl: 30,
             prefetch: true,
+            plugin_verdicts: 8192,
         }
     );
     assert_eq!(c.upstream.strategy, crate::config::Strategy::Srtt);
