@@ -104,7 +104,12 @@ fn upstream_answer(q: &[u8]) -> Vec<u8> {
 
 /// A pipeline whose cache holds the answer for [`NAME`]; the upstream is an unused
 /// loopback port (never asked: every benchmarked query is a hit or answered by policy).
-fn pipeline(rt: &tokio::runtime::Runtime, plugins: &[PluginConfig]) -> Pipeline {
+/// `memo_entries` bounds the chain's verdict memo (0: every query calls the plugins).
+fn pipeline(
+    rt: &tokio::runtime::Runtime,
+    plugins: &[PluginConfig],
+    memo_entries: usize,
+) -> Pipeline {
     let mut config = Config::defaults();
     config.upstream.servers = vec!["127.0.0.1:9".parse().unwrap()];
     let metrics = Arc::new(Metrics::new());
@@ -116,6 +121,7 @@ fn pipeline(rt: &tokio::runtime::Runtime, plugins: &[PluginConfig]) -> Pipeline 
     if !plugins.is_empty() {
         let engine = Arc::new(PluginEngine::new().expect("engine"));
         let chain = ChainBuilder::new(engine, metrics)
+            .memo_entries(memo_entries)
             .build(plugins, Path::new("."))
             .expect("plugins load");
         p.set_chain(Arc::new(chain));
@@ -135,6 +141,9 @@ fn pipeline(rt: &tokio::runtime::Runtime, plugins: &[PluginConfig]) -> Pipeline 
     p
 }
 
+/// The proxy's default `cache.plugin_verdicts`.
+const MEMO: usize = 8192;
+
 const CLIENT: Client = Client {
     addr: SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000),
     proto: Proto::Udp,
@@ -152,19 +161,21 @@ fn handle(p: &Pipeline, packet: &[u8], out: &mut Vec<u8>) {
 fn bench_handle(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let setups = [
-        ("no_plugin", Vec::new()),
+        ("no_plugin", Vec::new(), MEMO),
         (
             "pass_plugin",
             vec![plugin("pass", "test_pass", serde_json::json!({}))],
+            MEMO,
         ),
-        ("blocklist_100k", vec![blocklist()]),
+        ("blocklist_100k_no_memo", vec![blocklist()], 0),
+        ("blocklist_100k", vec![blocklist()], MEMO),
     ];
     let hit = query(NAME);
     let mut out = Vec::with_capacity(4096);
     let mut g = c.benchmark_group("handle_cache_hit");
     let mut with_list = None;
-    for (label, plugins) in setups {
-        let p = pipeline(&rt, &plugins);
+    for (label, plugins, memo) in setups {
+        let p = pipeline(&rt, &plugins, memo);
         handle(&p, &hit, &mut out);
         assert_eq!(out[3] & 0x0f, 0, "{label}: NOERROR");
         g.bench_function(BenchmarkId::from_parameter(label), |b| {
@@ -196,7 +207,16 @@ fn bench_handle(c: &mut Criterion) {
     c.bench_function("chain_on_query/blocklist_100k", |b| {
         b.iter(|| chain.on_query(&view, &client, Instant::now()))
     });
-    let pass = pipeline(&rt, &[plugin("pass", "test_pass", serde_json::json!({}))]).chain();
+    let called = pipeline(&rt, &[blocklist()], 0).chain();
+    c.bench_function("chain_on_query/blocklist_100k_no_memo", |b| {
+        b.iter(|| called.on_query(&view, &client, Instant::now()))
+    });
+    let pass = pipeline(
+        &rt,
+        &[plugin("pass", "test_pass", serde_json::json!({}))],
+        MEMO,
+    )
+    .chain();
     c.bench_function("chain_on_query/pass_plugin", |b| {
         b.iter(|| pass.on_query(&view, &client, Instant::now()))
     });
