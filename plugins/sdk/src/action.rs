@@ -30,6 +30,42 @@ pub enum QueryAction {
     Rewrite(String),
 }
 
+/// Which other queries an on-query verdict also holds for (returned by
+/// [`Plugin::query_reuse`](crate::Plugin::query_reuse)).
+///
+/// The host may memoise a reusable verdict per question and answer later queries
+/// for that question from the memo, without calling the plugin: on hot names this
+/// saves the whole plugin call. Memoised verdicts are dropped when the chain is
+/// reloaded, so config changes always take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reuse {
+    /// This query only; the next query calls the plugin again. Right whenever the
+    /// verdict depends on anything besides the question and the config: the
+    /// client (address, port, protocol), the time, counters or other state the
+    /// plugin keeps between calls, or randomness. The safe default.
+    Once,
+    /// Every query for the same question (name, qtype and qclass), from any
+    /// client, for up to this many seconds (0 behaves as `Once`). Right when the
+    /// verdict depends only on the question and the config, e.g. a blocklist or a
+    /// static rewrite; a smaller bound suits verdicts that should be re-asked
+    /// now and then (data the plugin refreshes on its own).
+    Question(u32),
+}
+
+impl Reuse {
+    /// For verdicts that change only when the config does: reuse until the chain
+    /// is reloaded (the host drops memoised verdicts on reload).
+    pub const UNTIL_RELOAD: Reuse = Reuse::Question(u32::MAX);
+}
+
+impl Default for Reuse {
+    /// `Once`: reuse must be asked for, since a wrongly shared verdict (one that
+    /// depends on the client) would be a policy bug.
+    fn default() -> Self {
+        Reuse::Once
+    }
+}
+
 /// Verdict of the on-response phase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResponseAction {
@@ -82,6 +118,13 @@ impl Default for Hooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reuse_default_is_once_and_until_reload_is_the_longest() {
+        assert_eq!(Reuse::default(), Reuse::Once);
+        assert_eq!(Reuse::UNTIL_RELOAD, Reuse::Question(u32::MAX));
+        assert_ne!(Reuse::UNTIL_RELOAD, Reuse::Once);
+    }
 
     #[test]
     fn default_hooks_are_on_query_only() {

@@ -4,7 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::action::{Block, Hooks, QueryAction, ResponseAction};
+use crate::action::{Block, Hooks, QueryAction, ResponseAction, Reuse};
+use crate::bindings::exports::wasmdns::plugin::policy;
 use crate::bindings::wasmdns::plugin::types as wit;
 use crate::plugin::Plugin;
 use crate::runtime::{v6_from_segments, v6_segments, Slot};
@@ -18,15 +19,26 @@ pub fn init<P: Plugin>(slot: &Slot<P>, config: String) -> Result<wit::Hooks, Str
     Ok(hooks_to_wit(hooks))
 }
 
-/// The `on-query` export.
-pub fn on_query<P: Plugin>(slot: &Slot<P>, q: wit::Question, c: wit::Client) -> wit::QueryAction {
-    let action = slot.get().on_query(&question(q), &client(c));
-    match action {
+/// The `on-query` export: the plugin's verdict, then its reuse scope for it.
+pub fn on_query<P: Plugin>(
+    slot: &Slot<P>,
+    q: wit::Question,
+    c: wit::Client,
+) -> policy::QueryVerdict {
+    let plugin = slot.get();
+    let question = question(q);
+    let action = plugin.on_query(&question, &client(c));
+    let reuse = match plugin.query_reuse(&question, &action) {
+        Reuse::Once => policy::Reuse::Once,
+        Reuse::Question(seconds) => policy::Reuse::Question(seconds),
+    };
+    let action = match action {
         QueryAction::Pass => wit::QueryAction::Pass,
         QueryAction::Block(b) => wit::QueryAction::Block(block_to_wit(b)),
         QueryAction::Answer(records) => wit::QueryAction::Answer(records_to_wit(records)),
         QueryAction::Rewrite(name) => wit::QueryAction::Rewrite(name),
-    }
+    };
+    policy::QueryVerdict { action, reuse }
 }
 
 /// The `on-response` export.

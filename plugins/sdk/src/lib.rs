@@ -1,10 +1,10 @@
-//! The Rust guest SDK for wasmdns policy plugins (WIT `wasmdns:plugin@0.1.0`).
+//! The Rust guest SDK for wasmdns policy plugins (WIT `wasmdns:plugin@0.2.0`).
 //!
 //! A plugin is a type implementing [`Plugin`] plus one [`export_plugin!`] line:
 //!
 //! ```ignore
 //! use serde::Deserialize;
-//! use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question};
+//! use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question, Reuse};
 //!
 //! #[derive(Default, Deserialize)]
 //! #[serde(default, deny_unknown_fields)]
@@ -22,6 +22,11 @@
 //!             QueryAction::Pass
 //!         }
 //!     }
+//!     // Verdicts depend only on the name and the config: the host may reuse them
+//!     // for the same question until the next reload instead of calling again.
+//!     fn query_reuse(&self, _q: &Question, _action: &QueryAction) -> Reuse {
+//!         Reuse::UNTIL_RELOAD
+//!     }
 //! }
 //!
 //! export_plugin!(Deny);
@@ -31,7 +36,7 @@
 //! |-------------|----------------------------------------------------------------|
 //! | `plugin`    | the [`Plugin`] trait: phases with do-nothing defaults          |
 //! | `types`     | [`Question`], [`Client`], [`Record`], [`RData`], type/rcode numbers |
-//! | `action`    | verdicts ([`QueryAction`], [`ResponseAction`], [`Block`]) and [`Hooks`] |
+//! | `action`    | verdicts ([`QueryAction`], [`ResponseAction`], [`Block`]), their [`Reuse`] and [`Hooks`] |
 //! | [`log`]     | logging through the host (`log::info!`)                        |
 //! | [`name`]    | name normalisation and the suffix walk for subdomain matching  |
 //! | [`hosts`]   | a hosts-file parser                                            |
@@ -59,7 +64,7 @@ pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 
-pub use action::{Block, Hooks, QueryAction, ResponseAction};
+pub use action::{Block, Hooks, QueryAction, ResponseAction, Reuse};
 pub use plugin::{NoConfig, Plugin};
 pub use runtime::{load, parse_config};
 pub use types::{rcode, rtype, Client, Protocol, Question, RData, Record, CLASS_IN};
@@ -77,7 +82,7 @@ pub mod __private {
     pub use wit_bindgen;
 }
 
-/// Exports a [`Plugin`] type as the component's `wasmdns:plugin/policy@0.1.0`.
+/// Exports a [`Plugin`] type as the component's `wasmdns:plugin/policy@0.2.0`.
 ///
 /// Use it once per crate (a component is one plugin). On wasm32 it keeps one
 /// instance in a static (initialised by the host's `init` call, with the
@@ -103,7 +108,7 @@ macro_rules! export_plugin {
                     $crate::__private::init(&__WASMDNS_INSTANCE, config)
                 }
 
-                fn on_query(q: __policy::Question, c: __policy::Client) -> __policy::QueryAction {
+                fn on_query(q: __policy::Question, c: __policy::Client) -> __policy::QueryVerdict {
                     $crate::__private::on_query(&__WASMDNS_INSTANCE, q, c)
                 }
 

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::action::{Hooks, QueryAction, ResponseAction};
+use crate::action::{Hooks, QueryAction, ResponseAction, Reuse};
 use crate::types::{Client, Question, Record};
 
 /// A wasmdns policy plugin. Implement it, then `export_plugin!(YourType)`.
@@ -10,7 +10,10 @@ use crate::types::{Client, Question, Record};
 /// Phases, in the order the host runs them for one query:
 ///
 /// 1. `on_query` — before the cache, for every query (cache hits included), in
-///    config order; the first plugin that does not return `Pass` decides.
+///    config order; the first plugin that does not return `Pass` decides. Right
+///    after it, `query_reuse` says which other queries that verdict holds for:
+///    while a reusable verdict holds, the host answers such queries from its memo
+///    and calls neither method.
 /// 2. cache, then upstream — skipped when a plugin answered or blocked; after a
 ///    rewrite they resolve the new name instead.
 /// 3. `on_response` — with the answer from the cache or upstream, only for plugins
@@ -53,6 +56,21 @@ pub trait Plugin: Sized + 'static {
         QueryAction::Pass
     }
 
+    /// Which other queries the verdict `on_query` just gave for `question` also
+    /// holds for; called right after `on_query`, with the same question and its
+    /// verdict, so a plugin can pick per verdict. Defaults to [`Reuse::Once`].
+    ///
+    /// Return [`Reuse::Question`] (or [`Reuse::UNTIL_RELOAD`]) when the verdict
+    /// depends only on the question and the config: the host then gives it to
+    /// every query for the same name, qtype and qclass from any client without
+    /// calling the plugin, which on hot names saves the call. Keep `Once` when it
+    /// depends on the client, the time, counters or randomness. A `Pass` is a
+    /// verdict too: reusing it lets the host skip this plugin for the question.
+    fn query_reuse(&self, question: &Question, action: &QueryAction) -> Reuse {
+        let _ = (question, action);
+        Reuse::Once
+    }
+
     /// Inspects the upstream's (or cache's) answer section and response code.
     fn on_response(
         &self,
@@ -71,3 +89,41 @@ pub trait Plugin: Sized + 'static {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Block;
+
+    /// Implements only what the trait requires, so every default is in play.
+    struct Minimal;
+
+    impl Plugin for Minimal {
+        type Config = NoConfig;
+        fn init(_config: NoConfig) -> Result<Self, String> {
+            Ok(Minimal)
+        }
+    }
+
+    #[test]
+    fn defaults_pass_once_on_query_only() {
+        let p = Minimal::from_json("{}".into()).unwrap();
+        let q = Question::new("example.com", crate::rtype::A);
+        let c = Client::udp(std::net::Ipv4Addr::LOCALHOST.into());
+        assert_eq!(p.hooks(), Hooks::ON_QUERY);
+        assert_eq!(p.on_query(&q, &c), QueryAction::Pass);
+        for action in [
+            QueryAction::Pass,
+            QueryAction::Block(Block::NxDomain),
+            QueryAction::Rewrite("example.net".into()),
+        ] {
+            assert_eq!(p.query_reuse(&q, &action), Reuse::Once, "{action:?}");
+        }
+        assert_eq!(p.on_response(&q, &c, 0, &[]), ResponseAction::Pass);
+    }
+
+    #[test]
+    fn no_config_rejects_stray_keys() {
+        assert!(Minimal::from_json(r#"{"x":1}"#.into()).is_err());
+    }
+}

@@ -100,7 +100,7 @@ pub enum RData {
     Aaaa(Ipv6Addr),
     /// Target name, same spelling rules as `Question::name`.
     Cname(String),
-    /// One string per <character-string>; each at most 255 bytes.
+    /// One string per `<character-string>`; each at most 255 bytes.
     Txt(Vec<String>),
     /// Any other type, as wire-format rdata.
     Other {

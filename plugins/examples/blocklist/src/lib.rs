@@ -14,7 +14,7 @@ mod load;
 mod parse;
 mod set;
 
-use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question};
+use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question, Reuse};
 
 pub use config::{BlockStyle, Config, ListConfig, ListFormat, MatchMode};
 pub use parse::ParseReport;
@@ -78,6 +78,12 @@ impl Plugin for Blocklist {
         } else {
             QueryAction::Pass
         }
+    }
+
+    /// Every verdict, pass included, follows from the name and the lists alone,
+    /// and the lists change only with a reload: the host may keep it until then.
+    fn query_reuse(&self, _question: &Question, _action: &QueryAction) -> Reuse {
+        Reuse::UNTIL_RELOAD
     }
 }
 

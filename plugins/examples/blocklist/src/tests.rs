@@ -27,6 +27,27 @@ fn inline_domains_block_subdomains_by_default() {
 }
 
 #[test]
+fn every_verdict_is_client_free_and_reused_until_reload() {
+    let p = plugin(r#"{"domains":["ads.example"],"allow":["ok.ads.example"]}"#);
+    for name in [
+        "ads.example",
+        "x.ads.example",
+        "ok.ads.example",
+        "other.example",
+        "",
+    ] {
+        let q = Question::new(name, rtype::AAAA);
+        let action = p.on_query(&q, &Client::udp("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            action,
+            verdict(&p, name),
+            "neither client nor qtype plays a part: {name}"
+        );
+        assert_eq!(p.query_reuse(&q, &action), Reuse::UNTIL_RELOAD, "{name}");
+    }
+}
+
+#[test]
 fn exact_match_blocks_only_the_name() {
     let p = plugin(r#"{"domains":["ads.example.com"],"match":"exact"}"#);
     assert_eq!(verdict(&p, "ads.example.com"), NX);

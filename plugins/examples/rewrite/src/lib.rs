@@ -13,7 +13,7 @@ mod local;
 use wasmdns_plugin_sdk::name::{normalize, suffixes, NameMap, NameSet};
 use wasmdns_plugin_sdk::{
     export_plugin, rtype, Client, Hooks, Plugin, QueryAction, Question, RData, Record,
-    ResponseAction, CLASS_IN,
+    ResponseAction, Reuse, CLASS_IN,
 };
 
 pub use config::Config;
@@ -81,6 +81,12 @@ impl Plugin for Rewrite {
             return QueryAction::Rewrite(target.clone());
         }
         self.local.answer(&question.name, question.qtype)
+    }
+
+    /// `on_query` reads only the question and the config (never the client), so
+    /// each of its verdicts holds for the question until the next reload.
+    fn query_reuse(&self, _question: &Question, _action: &QueryAction) -> Reuse {
+        Reuse::UNTIL_RELOAD
     }
 
     fn on_response(

@@ -108,6 +108,34 @@ fn rewrite_returns_the_target_and_others_pass() {
 }
 
 #[test]
+fn every_verdict_is_client_free_and_reused_until_reload() {
+    let json =
+        r#"{"local":{"router.lan":["192.168.1.1"]},"rewrite":{"old.example":"new.example"}}"#;
+    let p = plugin(json);
+    let other = Client {
+        ip: "2001:db8::2".parse().unwrap(),
+        port: 5353,
+        protocol: wasmdns_plugin_sdk::Protocol::Tcp,
+    };
+    let questions = [
+        Question::new("router.lan", rtype::A),    // answer
+        Question::new("router.lan", rtype::AAAA), // NODATA
+        Question::new("old.example", rtype::A),   // rewrite
+        Question::new("elsewhere.example", rtype::A),
+        Question {
+            name: "router.lan".into(),
+            qtype: rtype::A,
+            qclass: 3,
+        },
+    ];
+    for q in questions {
+        let action = p.on_query(&q, &client());
+        assert_eq!(action, p.on_query(&q, &other), "{q:?}");
+        assert_eq!(p.query_reuse(&q, &action), Reuse::UNTIL_RELOAD, "{q:?}");
+    }
+}
+
+#[test]
 fn other_classes_pass() {
     let p = plugin(ZONE);
     let q = Question {

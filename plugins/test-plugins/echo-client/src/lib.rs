@@ -4,6 +4,9 @@
 //!   `ip=<client ip>`, `protocol=<udp|tcp>` (two character-strings);
 //! - anything else passes.
 //!
+//! Every verdict depends on the client, so it keeps `query_reuse`'s default
+//! `Reuse::Once`: the host must call it for each query, never reuse a verdict.
+//!
 //! ```toml
 //! [plugin.config]
 //! block_ip = "127.0.0.2"
@@ -55,7 +58,7 @@ export_plugin!(EchoClient);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmdns_plugin_sdk::{load, Protocol};
+    use wasmdns_plugin_sdk::{load, Protocol, Reuse};
 
     fn client(ip: &str, protocol: Protocol) -> Client {
         Client {
@@ -102,6 +105,17 @@ mod tests {
             p.on_query(&txt, &client("127.0.0.2", Protocol::Tcp)),
             QueryAction::Block(Block::Refused)
         );
+    }
+
+    #[test]
+    fn verdicts_are_never_reused_across_clients() {
+        let p = load::<EchoClient>(r#"{"block_ip":"127.0.0.2"}"#).unwrap();
+        for (qtype, ip) in [(rtype::TXT, "127.0.0.1"), (rtype::A, "127.0.0.2")] {
+            let q = Question::new("whoami.test", qtype);
+            let action = p.on_query(&q, &client(ip, Protocol::Udp));
+            assert_ne!(action, QueryAction::Pass);
+            assert_eq!(p.query_reuse(&q, &action), Reuse::Once, "{ip}");
+        }
     }
 
     #[test]
