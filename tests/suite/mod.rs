@@ -11,6 +11,7 @@ mod languages;
 mod limits;
 mod malformed;
 mod plugin_escape;
+mod plugin_reuse;
 mod plugin_sandbox;
 mod plugins;
 mod reload;

@@ -367,7 +367,7 @@ async fn chain_order_first_non_pass_verdict_wins() {
 
 /// One UDP exchange from a socket bound to `from` (any 127.0.0.0/8 address works
 /// on Linux loopback).
-async fn udp_from(from: Ipv4Addr, to: SocketAddr, q: &[u8]) -> Message {
+pub(super) async fn udp_from(from: Ipv4Addr, to: SocketAddr, q: &[u8]) -> Message {
     let sock = UdpSocket::bind((from, 0)).await.unwrap();
     sock.send_to(q, to).await.unwrap();
     let mut buf = vec![0u8; 65535];
