@@ -135,7 +135,7 @@ impl PluginChain {
             let mut rec = Recorder::open();
             let verdict = self.walk(0, question, client, &mut rec);
             if let Some((m, secs)) = rec.finish() {
-                memo.table.insert(question, now, secs, m);
+                memo.table.offer(question, now, secs, m);
             }
             return verdict;
         };

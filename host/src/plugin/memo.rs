@@ -10,7 +10,10 @@
 //! Bounded and cheap: a few shards, each a mutex over two tables. New entries go
 //! in `hot`; when it holds half the shard's share, `hot` becomes `cold` and the
 //! old `cold` is dropped. A hit in `cold` moves the entry back to `hot`, so what
-//! is asked again survives and a flood of one-off names costs at most a rotation.
+//! is asked again survives. A question is only admitted the second time it is
+//! offered (a bit per hash in a small filter, cleared when an eighth full): one-off
+//! names, a cache-miss workload or a random-subdomain flood, cost a bit test
+//! instead of an entry, and never push hot names out.
 //! Lifetimes count in whole seconds since the memo was made, rounded so that an
 //! entry never outlives the plugin's `n` seconds. The memo dies with its chain:
 //! a reload starts from an empty one.
@@ -67,10 +70,45 @@ fn type_class(q: &QuestionView) -> [u8; 4] {
     [a, b, c, d]
 }
 
-#[derive(Default)]
 struct Shard {
     hot: HashTable<Entry>,
     cold: HashTable<Entry>,
+    /// Questions offered once since the filter was last cleared, a bit per hash.
+    seen: Box<[u64]>,
+    /// Bits set in `seen`.
+    seen_bits: usize,
+}
+
+impl Shard {
+    fn new(half: usize) -> Shard {
+        // 16 bits per entry the shard holds, cleared at an eighth full: at most
+        // one one-off name in eight is admitted by a false hit (~2 KiB a shard
+        // at the default size).
+        let words = (half * 32).div_ceil(64).next_power_of_two();
+        Shard {
+            hot: HashTable::new(),
+            cold: HashTable::new(),
+            seen: vec![0; words].into_boxed_slice(),
+            seen_bits: 0,
+        }
+    }
+
+    /// Whether `hash` was offered before; remembers it if not.
+    fn seen_before(&mut self, hash: u64) -> bool {
+        // Bits 16..: the table uses the low bits and the top 7, the shard 48..51.
+        let bit = (hash >> 16) as usize % (self.seen.len() * 64);
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        if self.seen[word] & mask != 0 {
+            return true;
+        }
+        if self.seen_bits >= self.seen.len() * 8 {
+            self.seen.fill(0);
+            self.seen_bits = 0;
+        }
+        self.seen[word] |= mask;
+        self.seen_bits += 1;
+        false
+    }
 }
 
 pub struct VerdictMemo {
@@ -90,7 +128,7 @@ impl VerdictMemo {
         }
         let half = max_entries.div_ceil(SHARDS * 2);
         Some(VerdictMemo {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(half))).collect(),
             hasher: std::hash::RandomState::new(),
             epoch: Instant::now(),
             half,
@@ -119,8 +157,9 @@ impl VerdictMemo {
         Some(m)
     }
 
-    /// Keeps `m` for `q` for `secs` seconds from `now`, replacing what was there.
-    pub fn insert(&self, q: &QuestionView, now: Instant, secs: u32, m: Memo) {
+    /// Offers `m` for `q`, to keep for `secs` seconds from `now` (replacing what
+    /// was there). It is kept from the second offer for the same question on.
+    pub fn offer(&self, q: &QuestionView, now: Instant, secs: u32, m: Memo) {
         let Ok(passed) = u8::try_from(m.passed) else {
             return;
         };
@@ -129,6 +168,11 @@ impl VerdictMemo {
         // Whole seconds of the memo's clock: from the current second's start, so
         // the entry lives at most `secs` (up to a second less), never longer.
         let until = self.secs(now).saturating_add(secs);
+        let mut shard = self.shard(hash);
+        let shard = &mut *shard;
+        if !shard.seen_before(hash) {
+            return;
+        }
         let mut key = Vec::with_capacity(q.name.len() + 4);
         key.extend_from_slice(q.name.as_bytes());
         key.extend_from_slice(&tail);
@@ -138,8 +182,6 @@ impl VerdictMemo {
             passed,
             verdict: m.verdict,
         };
-        let mut shard = self.shard(hash);
-        let shard = &mut *shard;
         if let Ok(old) = shard.cold.find_entry(hash, |x| x.is(q)) {
             old.remove();
         }
@@ -234,6 +276,12 @@ mod tests {
         }
     }
 
+    /// Offers `m` twice, as a question asked again would be: then it is kept.
+    fn keep(memo: &VerdictMemo, q: &QuestionView, now: Instant, secs: u32, m: Memo) {
+        memo.offer(q, now, secs, m.clone());
+        memo.offer(q, now, secs, m);
+    }
+
     fn passed(n: usize) -> Memo {
         Memo {
             passed: n,
@@ -245,7 +293,7 @@ mod tests {
     fn a_memo_is_found_by_its_own_question_only() {
         let memo = VerdictMemo::new(64).unwrap();
         let now = Instant::now();
-        memo.insert(&q("ads.example", 1), now, 60, blocked());
+        keep(&memo, &q("ads.example", 1), now, 60, blocked());
         assert_eq!(memo.get(&q("ads.example", 1), now), Some(blocked()));
         assert_eq!(memo.get(&q("ads.example", 28), now), None);
         assert_eq!(memo.get(&q("ads.exampl", 1), now), None);
@@ -260,7 +308,7 @@ mod tests {
     fn entries_expire_after_their_seconds_never_later() {
         let memo = VerdictMemo::new(64).unwrap();
         let t0 = memo.epoch + Duration::from_millis(900);
-        memo.insert(&q("a", 1), t0, 2, passed(2));
+        keep(&memo, &q("a", 1), t0, 2, passed(2));
         assert_eq!(memo.get(&q("a", 1), t0), Some(passed(2)));
         // Made in the memo's second 0, it lives through second 1: 1.1 s, not 2.
         let last = memo.epoch + Duration::from_millis(1_999);
@@ -274,8 +322,8 @@ mod tests {
     fn a_new_memo_replaces_the_old_one() {
         let memo = VerdictMemo::new(64).unwrap();
         let now = Instant::now();
-        memo.insert(&q("a", 1), now, 60, blocked());
-        memo.insert(&q("a", 1), now, 60, passed(3));
+        keep(&memo, &q("a", 1), now, 60, blocked());
+        memo.offer(&q("a", 1), now, 60, passed(3));
         assert_eq!(memo.get(&q("a", 1), now), Some(passed(3)));
         assert_eq!(memo.len(), 1);
     }
@@ -289,10 +337,17 @@ mod tests {
         let now = Instant::now();
         let hot: Vec<_> = (0..8).map(|i| q(&format!("hot{i}"), 1)).collect();
         for h in &hot {
-            memo.insert(h, now, 60, passed(1));
+            keep(&memo, h, now, 60, passed(1));
         }
         for i in 0..10_000 {
-            memo.insert(&q(&format!("flood{i}.example"), 1), now, 60, passed(1));
+            // A flood of names each asked twice: the filter lets them all in.
+            keep(
+                &memo,
+                &q(&format!("flood{i}.example"), 1),
+                now,
+                60,
+                passed(1),
+            );
             assert!(memo.len() <= bound, "{} entries after {i}", memo.len());
             if i % 16 == 0 {
                 for h in &hot {
@@ -305,11 +360,37 @@ mod tests {
     }
 
     #[test]
+    fn names_offered_once_are_not_kept() {
+        let memo = VerdictMemo::new(DEFAULT_ENTRIES).unwrap();
+        let now = Instant::now();
+        for i in 0..1000 {
+            memo.offer(&q(&format!("once{i}.example"), 1), now, 60, passed(1));
+        }
+        // Only false hits in the filter get in: ~1% at this fill.
+        assert!(memo.len() < 50, "{} one-off names kept", memo.len());
+        let again = q("once7.example", 1);
+        memo.offer(&again, now, 60, passed(1));
+        assert_eq!(memo.get(&again, now), Some(passed(1)), "asked again: kept");
+    }
+
+    #[test]
+    fn the_filter_is_cleared_and_keeps_working_after_a_flood() {
+        let memo = VerdictMemo::new(64).unwrap();
+        let now = Instant::now();
+        for i in 0..100_000 {
+            memo.offer(&q(&format!("f{i}"), 1), now, 60, passed(1));
+        }
+        assert!(memo.len() <= 64);
+        keep(&memo, &q("hot", 1), now, 60, passed(1));
+        assert_eq!(memo.get(&q("hot", 1), now), Some(passed(1)));
+    }
+
+    #[test]
     fn zero_entries_means_no_memo() {
         assert!(VerdictMemo::new(0).is_none());
         let one = VerdictMemo::new(1).unwrap();
         let now = Instant::now();
-        one.insert(&q("a", 1), now, 60, passed(1));
+        keep(&one, &q("a", 1), now, 60, passed(1));
         assert_eq!(one.get(&q("a", 1), now), Some(passed(1)));
     }
 
@@ -317,7 +398,7 @@ mod tests {
     fn a_prefix_longer_than_a_byte_is_not_kept() {
         let memo = VerdictMemo::new(8).unwrap();
         let now = Instant::now();
-        memo.insert(&q("a", 1), now, 60, passed(300));
+        keep(&memo, &q("a", 1), now, 60, passed(300));
         assert_eq!(memo.get(&q("a", 1), now), None);
     }
 }
