@@ -14,7 +14,7 @@ use prometheus::IntCounter;
 
 use super::engine::PluginEngine;
 use super::info::PluginInfo;
-use super::memo::{Memo, VerdictMemo};
+use super::memo::{self, Memo, VerdictMemo};
 use super::slot::{PluginSlot, Verdict};
 use super::types::{
     ChainQueryVerdict, ChainResponseVerdict, ClientInfo, PluginRecord, QueryAction, QuestionView,
@@ -288,6 +288,12 @@ impl Recorder {
     }
 
     fn decided(&mut self, verdict: &ChainQueryVerdict, reuse: Reuse) {
+        // Too large to keep copies of: given, not reused.
+        let reuse = if memo::fits(verdict) {
+            reuse
+        } else {
+            Reuse::Once
+        };
         if self.extend(reuse) {
             self.decided = Some(Arc::new(verdict.clone()));
         }

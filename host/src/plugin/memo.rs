@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use hashbrown::HashTable;
 
-use super::types::{ChainQueryVerdict, QuestionView};
+use super::types::{ChainQueryVerdict, PluginRData, PluginRecord, QuestionView};
 
 /// Shards (a power of two): workers rarely wait on each other's lock.
 const SHARDS: usize = 8;
@@ -32,6 +32,36 @@ const SHARDS: usize = 8;
 /// Entries of a chain's memo unless configured otherwise. The hot set of a busy
 /// resolver is a few thousand names; an entry costs about 80 bytes.
 pub const DEFAULT_ENTRIES: usize = 8192;
+
+/// Largest verdict the memo keeps, in bytes of names and record data: a hostile
+/// or careless plugin answering with megabytes must not make the memo hold
+/// `entries` copies of them (at the default bound this caps the memo's verdicts
+/// at 16 MiB). Larger verdicts are still given, just not reused.
+pub const MAX_VERDICT_BYTES: usize = 2048;
+
+/// Whether `v` is small enough to keep (see [`MAX_VERDICT_BYTES`]).
+pub fn fits(v: &ChainQueryVerdict) -> bool {
+    let bytes = match v {
+        ChainQueryVerdict::Pass
+        | ChainQueryVerdict::Block { .. }
+        | ChainQueryVerdict::Failed { .. } => 0,
+        ChainQueryVerdict::Rewrite { name, .. } => name.len(),
+        ChainQueryVerdict::Answer { records, .. } => records.iter().map(record_bytes).sum(),
+    };
+    bytes <= MAX_VERDICT_BYTES
+}
+
+fn record_bytes(r: &PluginRecord) -> usize {
+    // A fixed part for the record's own fields (type, class, TTL, length).
+    let data = match &r.data {
+        PluginRData::A(_) => 4,
+        PluginRData::Aaaa(_) => 16,
+        PluginRData::Cname(n) => n.len(),
+        PluginRData::Txt(t) => t.iter().map(|s| s.len() + 1).sum(),
+        PluginRData::Other { data, .. } => data.len(),
+    };
+    10 + r.name.len() + data
+}
 
 /// What the memo knows about one question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +413,32 @@ mod tests {
         assert!(memo.len() <= 64);
         keep(&memo, &q("hot", 1), now, 60, passed(1));
         assert_eq!(memo.get(&q("hot", 1), now), Some(passed(1)));
+    }
+
+    #[test]
+    fn only_verdicts_up_to_the_size_bound_are_kept() {
+        let answer = |n: usize| ChainQueryVerdict::Answer {
+            plugin: "p".into(),
+            records: vec![
+                PluginRecord {
+                    name: String::new(),
+                    ttl: 60,
+                    data: PluginRData::Txt(vec!["x".repeat(254)]),
+                };
+                n
+            ],
+        };
+        // 265 bytes a record: 7 fit in 2048, 8 do not.
+        assert!(fits(&answer(7)));
+        assert!(!fits(&answer(8)));
+        let rewrite = |len| ChainQueryVerdict::Rewrite {
+            plugin: "p".into(),
+            name: "a".repeat(len),
+        };
+        assert!(fits(&rewrite(MAX_VERDICT_BYTES)));
+        assert!(!fits(&rewrite(MAX_VERDICT_BYTES + 1)));
+        assert!(fits(&ChainQueryVerdict::Pass));
+        assert!(fits(&blocked().verdict.unwrap()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::plugin::memo;
 use crate::plugin::types::Reuse;
 
 const HOUR: Reuse = Reuse::Question(3600);
@@ -208,4 +209,26 @@ fn a_v0_2_plugin_reports_its_contract() {
         .unwrap();
     let contracts: Vec<_> = chain.plugins().iter().map(|p| p.contract).collect();
     assert_eq!(contracts, ["0.1", "0.2"]);
+}
+
+#[test]
+fn verdicts_too_large_to_keep_are_given_but_not_reused() {
+    let f = fixture();
+    let long = "a".repeat(memo::MAX_VERDICT_BYTES + 1);
+    let chain = f
+        .build(&[f.plugin("big", &Guest::rewrite(&long).reusable(HOUR))])
+        .unwrap();
+    let v = ask(&chain, 3);
+    assert!(v
+        .iter()
+        .all(|v| matches!(v, ChainQueryVerdict::Rewrite { name, .. } if *name == long)));
+    assert_eq!(f.calls("big"), 3);
+    assert_eq!(chain.memo_len(), 0);
+
+    let f = fixture();
+    let chain = f
+        .build(&[f.plugin("small", &Guest::rewrite("example.net").reusable(HOUR))])
+        .unwrap();
+    ask(&chain, 3);
+    assert_eq!(f.calls("small"), 2);
 }
