@@ -140,7 +140,7 @@ impl PluginChain {
             return verdict;
         };
         memo.hits.inc();
-        for slot in &self.on_query[..known.passed] {
+        for slot in self.on_query.iter().take(known.passed) {
             slot.reused(Verdict::Pass);
         }
         if let Some(v) = known.verdict {
