@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, OptLevel};
 
+use super::activity::Activity;
 use super::PluginError;
 
 /// Period of the epoch ticker: the granularity of plugin deadlines.
@@ -27,6 +28,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Owns the engine and stops the ticker thread when dropped.
 pub struct PluginEngine {
     engine: Engine,
+    activity: Arc<Activity>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -40,21 +42,26 @@ impl PluginEngine {
             .cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
+        let activity = Arc::new(Activity::default());
         let ticker = {
             let engine = engine.clone();
             let stop = stop.clone();
+            let activity = activity.clone();
             std::thread::Builder::new()
                 .name("wasmdns-epoch".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
+                    while !stop.load(Ordering::SeqCst) {
                         std::thread::park_timeout(EPOCH_TICK);
                         engine.increment_epoch();
+                        activity.wait_for_entry(&stop);
                     }
                 })
                 .map_err(|e| PluginError::Engine(e.to_string()))?
         };
+        activity.set_ticker(ticker.thread().clone());
         Ok(PluginEngine {
             engine,
+            activity,
             stop,
             ticker: Some(ticker),
         })
@@ -63,11 +70,17 @@ impl PluginEngine {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// Guest entries must hold [`Activity::enter`]'s guard: the ticker only runs
+    /// while one does.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
 }
 
 impl Drop for PluginEngine {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.ticker.take() {
             t.thread().unpark();
             let _ = t.join();

@@ -1,8 +1,11 @@
 //! One warm, initialised plugin instance: its store (limits, deadline) and the
 //! bindings of the contract version it exports.
 
+use std::sync::Arc;
+
 use wasmtime::{Store, Trap};
 
+use super::activity::Activity;
 use super::cpu_deadline::CpuDeadline;
 use super::error::CallFailure;
 use super::state::HostState;
@@ -18,13 +21,19 @@ pub enum Bindings {
 pub struct Instance {
     store: Store<HostState>,
     bindings: Bindings,
+    /// The engine's: a call holds its guard so the epoch ticker runs.
+    activity: Arc<Activity>,
 }
 
 impl Instance {
     /// `store` has its epoch-deadline callback installed and its [`CpuDeadline`]
     /// armed with the per-call budget.
-    pub fn new(store: Store<HostState>, bindings: Bindings) -> Instance {
-        Instance { store, bindings }
+    pub fn new(store: Store<HostState>, bindings: Bindings, activity: Arc<Activity>) -> Instance {
+        Instance {
+            store,
+            bindings,
+            activity,
+        }
     }
 
     /// Starts the CPU-time deadline of one call.
@@ -33,14 +42,15 @@ impl Instance {
         self.store.set_epoch_deadline(CpuDeadline::FIRST_TICKS);
     }
 
-    /// Runs `on-query`: the plugin's action and how far it may be reused. On `Err` the instance must be dropped: its state after a
-    /// trap is undefined.
+    /// Runs `on-query`: the plugin's action and how far it may be reused. On
+    /// `Err` the instance must be dropped: its state after a trap is undefined.
     pub fn on_query(
         &mut self,
         q: &QuestionView,
         c: &ClientInfo,
     ) -> Result<(QueryAction, Reuse), CallFailure> {
         self.arm();
+        let running = self.activity.enter();
         let (q, c) = (v0_1::question(q), v0_1::client(c));
         let result = match &self.bindings {
             Bindings::V0_1(p) => p
@@ -52,6 +62,7 @@ impl Instance {
                 .call_on_query(&mut self.store, q, c)
                 .map(v0_2::query_verdict),
         };
+        drop(running);
         result.map_err(|e| self.classify(&e))
     }
 
@@ -64,6 +75,7 @@ impl Instance {
         answers: &[PluginRecord],
     ) -> Result<ResponseAction, CallFailure> {
         self.arm();
+        let running = self.activity.enter();
         let (q, c) = (v0_1::question(q), v0_1::client(c));
         let result = v0_1::with_records(answers, |records| match &self.bindings {
             Bindings::V0_1(p) => {
@@ -76,6 +88,7 @@ impl Instance {
             }
         })
         .map(v0_1::response_action);
+        drop(running);
         result.map_err(|e| self.classify(&e))
     }
 

@@ -173,6 +173,9 @@ impl PluginFactory {
         };
         let fail = |e: wasmtime::Error| fail(format!("{e:#}"));
         let config = &self.config_json;
+        // Instantiation runs start functions and `init` runs the plugin's loading:
+        // both are guest code under the deadline, so the ticker must run.
+        let running = self.engine.activity().enter();
         let (bindings, init) = match &self.pre {
             Pre::V0_1(pre) => {
                 let p = pre.instantiate(&mut store).map_err(fail)?;
@@ -185,6 +188,7 @@ impl PluginFactory {
                 (Bindings::V0_2(p), init)
             }
         };
+        drop(running);
         let init_err = |reason: String| PluginError::Init {
             name: self.name.to_string(),
             file: self.file.clone(),
@@ -196,7 +200,7 @@ impl PluginFactory {
             Err(e) => return Err(init_err(format!("trapped: {e:#}"))),
         };
         store.data_mut().deadline.arm(self.deadline);
-        let instance = Instance::new(store, bindings);
+        let instance = Instance::new(store, bindings, self.engine.activity().clone());
         Ok((instance, hooks))
     }
 }

@@ -14,12 +14,14 @@
 //! | `loader` | read, compile, link, check exports, init; config `file` expansion |
 //! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
 //! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
+//! | `activity` | whether guest code runs, so the epoch ticker sleeps when none does |
 //! | `engine` | the shared wasmtime engine and its 1 ms epoch ticker |
 //! | `precompiled` | compiled code cached on disk, keyed by wasm hash + engine |
 //! | `info` | what the admin API reports per plugin |
 //! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
 //! | [`v0_2`] | `wasmdns:plugin@0.2.0`: v0.1's types, on-query verdicts with a reuse scope |
 
+mod activity;
 mod chain;
 mod cpu_deadline;
 mod engine;
