@@ -1,4 +1,5 @@
-//! The one wasmtime [`Engine`] shared by every plugin, and its epoch ticker.
+//! The one wasmtime [`Engine`] shared by every plugin, and its epoch ticker,
+//! which sleeps while no guest code runs (see `activity`).
 //!
 //! Deadlines use epoch interruption (a load and compare per loop back-edge and
 //! function entry) rather than fuel (a counter update per basic block): cheaper
