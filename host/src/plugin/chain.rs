@@ -134,8 +134,8 @@ impl PluginChain {
             memo.misses.inc();
             let mut rec = Recorder::open();
             let verdict = self.walk(0, question, client, &mut rec);
-            if let Some((m, secs)) = rec.finish() {
-                memo.table.offer(question, now, secs, m);
+            if let Some(secs) = rec.kept_secs() {
+                memo.table.offer(question, now, secs, || rec.memo(&verdict));
             }
             return verdict;
         };
@@ -260,7 +260,8 @@ struct Recorder {
     open: bool,
     passed: usize,
     secs: u32,
-    decided: Option<Arc<ChainQueryVerdict>>,
+    /// The deciding verdict was reusable too.
+    decided: bool,
 }
 
 impl Recorder {
@@ -269,7 +270,7 @@ impl Recorder {
             open: true,
             passed: 0,
             secs: u32::MAX,
-            decided: None,
+            decided: false,
         }
     }
 
@@ -294,9 +295,7 @@ impl Recorder {
         } else {
             Reuse::Once
         };
-        if self.extend(reuse) {
-            self.decided = Some(Arc::new(verdict.clone()));
-        }
+        self.decided = self.extend(reuse);
     }
 
     /// Whether the run goes on with a verdict of this reuse.
@@ -313,15 +312,17 @@ impl Recorder {
         }
     }
 
-    /// The memo entry and its lifetime, if the run covered any plugin.
-    fn finish(self) -> Option<(Memo, u32)> {
-        (self.passed > 0 || self.decided.is_some()).then_some((
-            Memo {
-                passed: self.passed,
-                verdict: self.decided,
-            },
-            self.secs,
-        ))
+    /// The lifetime of what the memo may keep, if the run covered any plugin.
+    fn kept_secs(&self) -> Option<u32> {
+        (self.passed > 0 || self.decided).then_some(self.secs)
+    }
+
+    /// The memo entry for the run; `verdict` is what the walk returned.
+    fn memo(&self, verdict: &ChainQueryVerdict) -> Memo {
+        Memo {
+            passed: self.passed,
+            verdict: self.decided.then(|| Arc::new(verdict.clone())),
+        }
     }
 }
 

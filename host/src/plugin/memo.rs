@@ -164,12 +164,10 @@ impl VerdictMemo {
         Some(m)
     }
 
-    /// Offers `m` for `q`, to keep for `secs` seconds from `now` (replacing what
-    /// was there). It is kept from the second offer for the same question on.
-    pub fn offer(&self, q: &QuestionView, now: Instant, secs: u32, m: Memo) {
-        let Ok(passed) = u8::try_from(m.passed) else {
-            return;
-        };
+    /// Offers a memo for `q`, to keep for `secs` seconds from `now` (replacing
+    /// what was there). It is kept from the second offer for the same question
+    /// on; `make` builds it only then, so a one-off question copies no verdict.
+    pub fn offer(&self, q: &QuestionView, now: Instant, secs: u32, make: impl FnOnce() -> Memo) {
         let tail = type_class(q);
         let hash = self.hash(&q.name, tail);
         // Whole seconds of the memo's clock: from the current second's start, so
@@ -180,6 +178,10 @@ impl VerdictMemo {
         if !shard.seen.seen_before(hash) {
             return;
         }
+        let m = make();
+        let Ok(passed) = u8::try_from(m.passed) else {
+            return;
+        };
         let mut key = Vec::with_capacity(q.name.len() + 4);
         key.extend_from_slice(q.name.as_bytes());
         key.extend_from_slice(&tail);

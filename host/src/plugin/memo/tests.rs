@@ -26,8 +26,8 @@ fn blocked() -> Memo {
 
 /// Offers `m` twice, as a question asked again would be: then it is kept.
 fn keep(memo: &VerdictMemo, q: &QuestionView, now: Instant, secs: u32, m: Memo) {
-    memo.offer(q, now, secs, m.clone());
-    memo.offer(q, now, secs, m);
+    memo.offer(q, now, secs, || m.clone());
+    memo.offer(q, now, secs, || m);
 }
 
 fn passed(n: usize) -> Memo {
@@ -71,7 +71,7 @@ fn a_new_memo_replaces_the_old_one() {
     let memo = VerdictMemo::new(64).unwrap();
     let now = Instant::now();
     keep(&memo, &q("a", 1), now, 60, blocked());
-    memo.offer(&q("a", 1), now, 60, passed(3));
+    memo.offer(&q("a", 1), now, 60, || passed(3));
     assert_eq!(memo.get(&q("a", 1), now), Some(passed(3)));
     assert_eq!(memo.len(), 1);
 }
@@ -112,12 +112,12 @@ fn names_offered_once_are_not_kept() {
     let memo = VerdictMemo::new(DEFAULT_ENTRIES).unwrap();
     let now = Instant::now();
     for i in 0..1000 {
-        memo.offer(&q(&format!("once{i}.example"), 1), now, 60, passed(1));
+        memo.offer(&q(&format!("once{i}.example"), 1), now, 60, || passed(1));
     }
     // Only false hits in the filter get in: ~1% at this fill.
     assert!(memo.len() < 50, "{} one-off names kept", memo.len());
     let again = q("once7.example", 1);
-    memo.offer(&again, now, 60, passed(1));
+    memo.offer(&again, now, 60, || passed(1));
     assert_eq!(memo.get(&again, now), Some(passed(1)), "asked again: kept");
 }
 
@@ -126,7 +126,7 @@ fn the_filter_is_cleared_and_keeps_working_after_a_flood() {
     let memo = VerdictMemo::new(64).unwrap();
     let now = Instant::now();
     for i in 0..100_000 {
-        memo.offer(&q(&format!("f{i}"), 1), now, 60, passed(1));
+        memo.offer(&q(&format!("f{i}"), 1), now, 60, || passed(1));
     }
     assert!(memo.len() <= 64);
     keep(&memo, &q("hot", 1), now, 60, passed(1));
