@@ -201,7 +201,7 @@ impl PluginChain {
         ChainQueryVerdict::Pass
     }
 
-    /// Entries in the verdict memo (0 without one).
+    /// Entries in the verdict memo (0 without one), for tests.
     pub fn memo_len(&self) -> usize {
         self.memo.as_ref().map_or(0, |m| m.table.len())
     }

@@ -88,8 +88,7 @@ struct Entry {
 
 impl Entry {
     fn is(&self, q: &QuestionView) -> bool {
-        let (name, tail) = self.key.split_at(self.key.len() - 4);
-        name == q.name.as_bytes() && tail == type_class(q)
+        self.parts() == (q.name.as_bytes(), type_class(q))
     }
 
     fn parts(&self) -> (&[u8], [u8; 4]) {
@@ -144,7 +143,7 @@ impl VerdictMemo {
 
     /// The memo of `q` if it is still valid at `now`.
     pub fn get(&self, q: &QuestionView, now: Instant) -> Option<Memo> {
-        let hash = self.hash(&q.name, type_class(q));
+        let hash = self.hash(q.name.as_bytes(), type_class(q));
         let secs = self.secs(now);
         let mut shard = self.shard(hash);
         let shard = &mut *shard;
@@ -169,7 +168,7 @@ impl VerdictMemo {
     /// on; `make` builds it only then, so a one-off question copies no verdict.
     pub fn offer(&self, q: &QuestionView, now: Instant, secs: u32, make: impl FnOnce() -> Memo) {
         let tail = type_class(q);
-        let hash = self.hash(&q.name, tail);
+        let hash = self.hash(q.name.as_bytes(), tail);
         // Whole seconds of the memo's clock: from the current second's start, so
         // the entry lives at most `secs` (up to a second less), never longer.
         let until = self.secs(now).saturating_add(secs);
@@ -197,7 +196,7 @@ impl VerdictMemo {
         self.admit(shard, hash, e);
     }
 
-    /// Entries held now (for tests and the admin API).
+    /// Entries held now (for tests).
     pub fn len(&self) -> usize {
         self.shards
             .iter()
@@ -213,7 +212,7 @@ impl VerdictMemo {
     fn admit(&self, shard: &mut Shard, hash: u64, e: Entry) {
         let hasher = |x: &Entry| {
             let (name, tail) = x.parts();
-            self.hash_bytes(name, tail)
+            self.hash(name, tail)
         };
         let (name, tail) = e.parts();
         let same = |x: &Entry| x.parts() == (name, tail);
@@ -234,11 +233,7 @@ impl VerdictMemo {
         lock(&self.shards[(hash >> 48) as usize % SHARDS])
     }
 
-    fn hash(&self, name: &str, tail: [u8; 4]) -> u64 {
-        self.hash_bytes(name.as_bytes(), tail)
-    }
-
-    fn hash_bytes(&self, name: &[u8], tail: [u8; 4]) -> u64 {
+    fn hash(&self, name: &[u8], tail: [u8; 4]) -> u64 {
         self.hasher.hash_one((name, tail))
     }
 
