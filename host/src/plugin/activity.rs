@@ -80,21 +80,56 @@ impl Drop for Running<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::thread::JoinHandle;
     use std::time::Duration;
 
     use super::*;
 
-    /// A ticker thread like the engine's, counting its ticks.
-    fn ticker(a: &Arc<Activity>, stop: &Arc<AtomicBool>, ticks: &Arc<AtomicUsize>) {
-        let (mine, stop, ticks) = (a.clone(), stop.clone(), ticks.clone());
-        let t = std::thread::spawn(move || {
-            while !stop.load(SeqCst) {
-                std::thread::park_timeout(Duration::from_millis(1));
-                ticks.fetch_add(1, SeqCst);
-                mine.wait_for_entry(&stop);
+    /// An activity with a ticker thread like the engine's, counting its ticks;
+    /// stopped and joined on drop.
+    struct Ticker {
+        activity: Arc<Activity>,
+        stop: Arc<AtomicBool>,
+        ticks: Arc<AtomicUsize>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Ticker {
+        fn start() -> Ticker {
+            let activity = Arc::new(Activity::default());
+            let stop = Arc::new(AtomicBool::new(false));
+            let ticks = Arc::new(AtomicUsize::new(0));
+            let (a, s, t) = (activity.clone(), stop.clone(), ticks.clone());
+            let thread = std::thread::spawn(move || {
+                while !s.load(SeqCst) {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                    t.fetch_add(1, SeqCst);
+                    a.wait_for_entry(&s);
+                }
+            });
+            activity.set_ticker(thread.thread().clone());
+            Ticker {
+                activity,
+                stop,
+                ticks,
+                thread: Some(thread),
             }
-        });
-        a.set_ticker(t.thread().clone());
+        }
+
+        fn ticks(&self) -> usize {
+            self.ticks.load(SeqCst)
+        }
+    }
+
+    impl Drop for Ticker {
+        fn drop(&mut self) {
+            self.stop.store(true, SeqCst);
+            // An entry wakes a sleeping ticker, which then sees `stop`.
+            drop(self.activity.enter());
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 
     fn wait_until(what: &str, f: impl Fn() -> bool) {
@@ -109,45 +144,32 @@ mod tests {
 
     #[test]
     fn the_ticker_sleeps_without_guest_code_and_ticks_while_it_runs() {
-        let a = Arc::new(Activity::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(AtomicUsize::new(0));
-        ticker(&a, &stop, &ticks);
+        let t = Ticker::start();
+        let a = &t.activity;
         wait_until("idle", || a.is_idle());
-        let idle_ticks = ticks.load(SeqCst);
+        let idle_ticks = t.ticks();
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(ticks.load(SeqCst), idle_ticks, "no ticks while idle");
+        assert_eq!(t.ticks(), idle_ticks, "no ticks while idle");
 
         let running = a.enter();
         assert!(!a.is_idle());
-        wait_until("ticks while running", || {
-            ticks.load(SeqCst) >= idle_ticks + 5
-        });
+        wait_until("ticks while running", || t.ticks() >= idle_ticks + 5);
         assert!(!a.is_idle(), "a running entry keeps it awake");
         drop(running);
         wait_until("idle again", || a.is_idle());
-        stop.store(true, SeqCst);
-        drop(a.enter());
     }
 
     #[test]
     fn many_short_entries_never_leave_a_long_one_without_ticks() {
-        let a = Arc::new(Activity::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(AtomicUsize::new(0));
-        ticker(&a, &stop, &ticks);
+        let t = Ticker::start();
         // Entries racing the ticker's decision to sleep, then one that lasts:
         // the ticker must be ticking for it.
         for _ in 0..2000 {
-            drop(a.enter());
+            drop(t.activity.enter());
         }
-        let long = a.enter();
-        let before = ticks.load(SeqCst);
-        wait_until("ticks for the long entry", || {
-            ticks.load(SeqCst) >= before + 5
-        });
+        let long = t.activity.enter();
+        let before = t.ticks();
+        wait_until("ticks for the long entry", || t.ticks() >= before + 5);
         drop(long);
-        stop.store(true, SeqCst);
-        drop(a.enter());
     }
 }
