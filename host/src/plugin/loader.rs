@@ -11,6 +11,7 @@ use wasmtime::UpdateDeadline;
 
 use super::cpu_deadline::{thread_cpu_ns, CpuDeadline, Expiry};
 use super::engine::PluginEngine;
+use super::init_config::InitConfig;
 use super::instance::{Bindings, Instance};
 use super::precompiled::{Origin, PrecompiledCache};
 use super::sandbox;
@@ -46,7 +47,8 @@ pub struct PluginFactory {
     pub on_error: OnError,
     engine: Arc<PluginEngine>,
     pre: Pre,
-    config_json: String,
+    /// What `init` gets; list files are read again for a rebuild (see [`InitConfig`]).
+    config: InitConfig,
     memory_limit: usize,
     /// CPU time per call (see [`CpuDeadline`]).
     deadline: Duration,
@@ -54,7 +56,7 @@ pub struct PluginFactory {
 
 impl PluginFactory {
     /// Reads, compiles (or maps from `precompiled`) and links `cfg.path`;
-    /// `config_dir` anchors `file` references in the plugin config (see [`expand_files`]).
+    /// `config_dir` anchors `file` references in the plugin config (see [`InitConfig`]).
     pub fn load(
         engine: &Arc<PluginEngine>,
         cfg: &PluginConfig,
@@ -105,12 +107,13 @@ impl PluginFactory {
             Version::V0_1 => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(typed)?),
             Version::V0_2 => Pre::V0_2(v0_2::PluginPre::new(pre).map_err(typed)?),
         };
-        let config_json =
-            expand_files(&cfg.config_json, config_dir).map_err(|reason| PluginError::Config {
+        let config = InitConfig::read(&cfg.config_json, config_dir).map_err(|reason| {
+            PluginError::Config {
                 name: name.clone(),
                 file: file.clone(),
                 reason,
-            })?;
+            }
+        })?;
         Ok(PluginFactory {
             name: name.into(),
             file,
@@ -119,10 +122,16 @@ impl PluginFactory {
             on_error: cfg.on_error,
             engine: engine.clone(),
             pre,
-            config_json,
+            config,
             memory_limit: cfg.memory_limit,
             deadline: cfg.deadline,
         })
+    }
+
+    /// Lets go of the config text once every instance wanted now is built: list
+    /// files are read again (and checked unchanged) only to rebuild one.
+    pub fn release_config(&self) {
+        self.config.release();
     }
 
     /// Whether its contract lets on-query verdicts be reused (WIT v0.2 `reuse`).
@@ -172,7 +181,12 @@ impl PluginFactory {
             reason,
         };
         let fail = |e: wasmtime::Error| fail(format!("{e:#}"));
-        let config = &self.config_json;
+        let config = self.config.text().map_err(|reason| PluginError::Config {
+            name: self.name.to_string(),
+            file: self.file.clone(),
+            reason,
+        })?;
+        let config = config.as_str();
         // Instantiation runs start functions and `init` runs the plugin's loading:
         // both are guest code under the deadline, so the ticker must run.
         let running = self.engine.activity().enter();
@@ -237,49 +251,4 @@ fn pick_version(engine: &PluginEngine, component: &Component) -> Result<Version,
             found.join(", ")
         )),
     }
-}
-
-/// Gives every JSON object in the plugin config that has a string `"file"` key a
-/// sibling `"content"` key holding that file's text, the path taken relative to
-/// the config file's directory. This is how plugins get list files without any
-/// filesystem access. An existing `"content"` is an error (ambiguous).
-pub fn expand_files(json: &str, base: &Path) -> Result<String, String> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))?;
-    let mut changed = false;
-    expand_value(&mut value, base, &mut changed)?;
-    if !changed {
-        return Ok(json.to_string());
-    }
-    serde_json::to_string(&value).map_err(|e| e.to_string())
-}
-
-fn expand_value(v: &mut serde_json::Value, base: &Path, changed: &mut bool) -> Result<(), String> {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::String(f)) = map.get("file") {
-                let path = base.join(f);
-                if map.contains_key("content") {
-                    return Err(format!(
-                        "{}: both \"file\" and \"content\" given",
-                        path.display()
-                    ));
-                }
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                map.insert("content".into(), serde_json::Value::String(text));
-                *changed = true;
-            }
-            for (_, child) in map.iter_mut() {
-                expand_value(child, base, changed)?;
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for child in items {
-                expand_value(child, base, changed)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }

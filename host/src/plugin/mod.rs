@@ -11,7 +11,8 @@
 //! | `pool` | lock-free pool of warm instances, rebuilt off the query path |
 //! | `instance` | one store + bindings; deadline per call; failure classification |
 //! | `cpu_deadline` | per-call deadline in thread CPU time, checked at epoch expiry |
-//! | `loader` | read, compile, link, check exports, init; config `file` expansion |
+//! | `loader` | read, compile, link, check exports, init |
+//! | `init_config` | the text `init` gets: list `file`s read in, let go once the pool is full |
 //! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
 //! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
 //! | `activity` | whether guest code runs, so the epoch ticker sleeps when none does |
@@ -27,6 +28,7 @@ mod cpu_deadline;
 mod engine;
 mod error;
 mod info;
+mod init_config;
 mod instance;
 mod limiter;
 mod loader;
@@ -45,7 +47,7 @@ pub use chain::PluginChain;
 pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use info::PluginInfo;
-pub use loader::expand_files;
+pub use init_config::expand_files;
 pub use pool::default_pool_size;
 pub use precompiled::{default_dir as default_precompiled_dir, Origin, PrecompiledCache};
 pub use registry::ChainBuilder;

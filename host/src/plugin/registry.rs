@@ -98,7 +98,8 @@ impl ChainBuilder {
         let name = factory.name.clone();
         let on_error = factory.on_error;
         let size = cfg.instances.unwrap_or(self.pool_size);
-        let pool = InstancePool::fill(factory, first, size, gauge)?;
+        let pool = InstancePool::fill(factory.clone(), first, size, gauge)?;
+        factory.release_config();
         tracing::info!(plugin = &*name, ?hooks, "plugin loaded");
         Ok(PluginSlot::new(name, on_error, hooks, pool, &self.metrics))
     }

@@ -345,6 +345,33 @@ fn growth_within_the_limit_is_fine() {
 }
 
 #[test]
+fn a_rebuild_reads_list_files_again_and_refuses_changed_ones() {
+    let f = fixture();
+    f.write("list.txt", b"ads.example\n");
+    let mut cfg = f.plugin("bad", &Guest::unreachable());
+    cfg.config_json = r#"{"lists":[{"file":"list.txt"}]}"#.into();
+    let chain = f.build(&[cfg]).unwrap();
+    assert_eq!(chain.available("bad"), Some(2));
+    // The text was let go once the pool was full: the rebuild after this trap
+    // reads the file again, finds it unchanged and refills the pool.
+    let _ = chain.on_query(&question(), &client(), Instant::now());
+    wait_for_instances(&chain, "bad", 2);
+    // A changed list would make the rebuilt instance differ from its sibling.
+    f.write("list.txt", b"ads.example\nnew.example\n");
+    let _ = chain.on_query(&question(), &client(), Instant::now());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        chain.available("bad"),
+        Some(1),
+        "no instance from new contents"
+    );
+    // The same bytes again are the same list.
+    f.write("list.txt", b"ads.example\n");
+    let _ = chain.on_query(&question(), &client(), Instant::now());
+    wait_for_instances(&chain, "bad", 1);
+}
+
+#[test]
 fn empty_pool_answers_per_on_error_as_busy() {
     let f = fixture();
     let mut cfg = f.plugin("slow", &Guest::unreachable());
@@ -438,27 +465,6 @@ fn one_bad_plugin_fails_the_whole_chain() {
     assert!(r.is_err());
     let dup = f.build(&[f.plugin("x", &Guest::pass()), f.plugin("x", &Guest::pass())]);
     assert!(matches!(dup, Err(PluginError::Duplicate { .. })));
-}
-
-#[test]
-fn file_references_expand_relative_to_config_dir() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("list.txt"), "ads.example\n").unwrap();
-    let json = r#"{"lists":[{"file":"list.txt","match":"subdomain"}],"n":1}"#;
-    let out: serde_json::Value =
-        serde_json::from_str(&expand_files(json, dir.path()).unwrap()).unwrap();
-    assert_eq!(out["lists"][0]["content"], "ads.example\n");
-    assert_eq!(out["n"], 1);
-    // Unchanged text when nothing refers to a file.
-    assert_eq!(
-        expand_files(r#"{"a":"file"}"#, dir.path()).unwrap(),
-        r#"{"a":"file"}"#
-    );
-    let e = expand_files(r#"{"file":"missing.txt"}"#, dir.path()).unwrap_err();
-    assert!(e.contains("missing.txt"), "{e}");
-    let e = expand_files(r#"{"file":"list.txt","content":"x"}"#, dir.path()).unwrap_err();
-    assert!(e.contains("both"), "{e}");
-    assert!(expand_files("not json", dir.path()).is_err());
 }
 
 #[test]
