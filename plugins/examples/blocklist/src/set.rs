@@ -50,11 +50,15 @@ impl NameTable {
     /// Adds the name stored at `arena[offset..]` (`name` is that text); false when
     /// it is already present or the table is full (sized too small by the caller).
     pub fn insert(&mut self, arena: &[u8], offset: u32, name: &[u8]) -> bool {
+        self.insert_hashed(arena, offset, name, hash_bytes(name))
+    }
+
+    /// [`Self::insert`] with `hash` = `hash_bytes(name)` already known.
+    pub fn insert_hashed(&mut self, arena: &[u8], offset: u32, name: &[u8], hash: u64) -> bool {
         // One slot always stays empty: it is what ends a probe for an absent name.
         if offset == 0 || self.len + 1 >= self.slots.len() {
             return false;
         }
-        let hash = hash_bytes(name);
         match self.locate(arena, name, hash) {
             Ok(_) => false,
             Err(empty) => {
@@ -63,6 +67,16 @@ impl NameTable {
                 self.label_counts |= label_bit(name);
                 true
             }
+        }
+    }
+
+    /// Reads the slot a name hashing to `hash` starts its probe at, so that a
+    /// later insert finds it in cache (see `arena::ArenaWriter::finish`).
+    pub fn touch(&self, hash: u64) -> u64 {
+        if self.slots.is_empty() {
+            0
+        } else {
+            self.slots[self.home(hash)]
         }
     }
 
@@ -203,7 +217,8 @@ mod tests {
 
     #[test]
     fn a_tag_match_is_verified_against_the_stored_name() {
-        let (a, mut t) = table(&["one.test"]);
+        // Room to spare: the forged slot must leave an empty one to end probes.
+        let (a, mut t) = table(&["one.test", "three.test", "four.test"]);
         // Forge what a 32-bit tag collision looks like: a slot at the home of
         // "two.test", with its tag, pointing at "one.test".
         let hash = hash_bytes(b"two.test");
