@@ -26,7 +26,8 @@ struct FileRead {
 /// A plugin's config as `init` gets it (see the module doc).
 #[derive(Debug)]
 pub struct InitConfig {
-    /// The config as written in wasmdns.toml (as JSON), `file` keys unexpanded.
+    /// The config as written in wasmdns.toml (as JSON), `file` keys unexpanded;
+    /// empty when it names no files (then the held text is the config).
     raw: String,
     /// Where relative `file` paths start: the config file's directory.
     base: PathBuf,
@@ -40,8 +41,15 @@ impl InitConfig {
     /// Reads every `file` the config names; the error names the file.
     pub fn read(raw: &str, base: &Path) -> Result<InitConfig, String> {
         let (text, files) = expand(raw, base)?;
+        // Without files the text is the raw config, kept for good: no second copy
+        // (an inline list can be as big as a file).
+        let raw = if files.is_empty() {
+            String::new()
+        } else {
+            raw.to_string()
+        };
         Ok(InitConfig {
-            raw: raw.to_string(),
+            raw,
             base: base.to_path_buf(),
             files,
             held: Mutex::new(Some(Arc::new(text))),
