@@ -9,6 +9,7 @@
 //! the default size (cores + 1) and synchronous calls, emptiness only
 //! happens while a burst of failures is being repaired.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
@@ -16,6 +17,7 @@ use prometheus::IntGauge;
 
 use super::instance::Instance;
 use super::loader::PluginFactory;
+use super::types::Hooks;
 
 /// Default pool size: one instance per runtime worker thread (calls are
 /// synchronous, so a thread holds at most one) plus one spare while a failed
@@ -35,25 +37,56 @@ pub struct InstancePool {
 }
 
 impl InstancePool {
-    /// Adds `first` (the instance built to read the hooks) and fills up to `size`.
+    /// Builds `size` instances (at least one) and returns the pool with the hooks
+    /// the plugin's `init` declared. Instances are built on up to one thread per
+    /// core: each runs the plugin's `init`, and loading a 1M-name list takes the
+    /// better part of a second, so a pool of three on two cores is ready in two
+    /// such times instead of three. The first failure fails the whole pool.
     pub fn fill(
         factory: Arc<PluginFactory>,
-        first: Instance,
         size: usize,
         gauge: IntGauge,
-    ) -> Result<InstancePool, super::PluginError> {
-        let queue = Arc::new(ArrayQueue::new(size.max(1)));
-        let _ = queue.push(first);
-        while !queue.is_full() {
-            let (inst, _) = factory.instantiate()?;
-            let _ = queue.push(inst);
+    ) -> Result<(InstancePool, Hooks), super::PluginError> {
+        let size = size.max(1);
+        let queue = Arc::new(ArrayQueue::new(size));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(size);
+        let started = AtomicUsize::new(0);
+        let build = || -> Result<Option<Hooks>, super::PluginError> {
+            let mut hooks = None;
+            while started.fetch_add(1, Ordering::Relaxed) < size {
+                let (instance, h) = factory.instantiate()?;
+                hooks = Some(h);
+                let _ = queue.push(instance);
+            }
+            Ok(hooks)
+        };
+        let outcomes: Vec<_> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(build)).collect();
+            let mine = build();
+            let theirs = helpers.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            std::iter::once(mine).chain(theirs).collect()
+        });
+        let mut hooks = None;
+        for outcome in outcomes {
+            hooks = hooks.or(outcome?);
         }
+        // Every instance runs the same code with the same config: any one's
+        // hooks are the plugin's.
+        let hooks = hooks.expect("size >= 1, so some thread built an instance");
         gauge.set(queue.len() as i64);
-        Ok(InstancePool {
-            queue,
-            factory,
-            gauge,
-        })
+        Ok((
+            InstancePool {
+                queue,
+                factory,
+                gauge,
+            },
+            hooks,
+        ))
     }
 
     pub fn take(&self) -> Option<Instance> {

@@ -90,7 +90,6 @@ impl ChainBuilder {
             config_dir,
             self.precompiled.as_deref(),
         )?);
-        let (first, hooks) = factory.instantiate()?;
         let gauge = self
             .metrics
             .plugin_instances
@@ -98,7 +97,7 @@ impl ChainBuilder {
         let name = factory.name.clone();
         let on_error = factory.on_error;
         let size = cfg.instances.unwrap_or(self.pool_size);
-        let pool = InstancePool::fill(factory.clone(), first, size, gauge)?;
+        let (pool, hooks) = InstancePool::fill(factory.clone(), size, gauge)?;
         factory.release_config();
         tracing::info!(plugin = &*name, ?hooks, "plugin loaded");
         Ok(PluginSlot::new(name, on_error, hooks, pool, &self.metrics))
