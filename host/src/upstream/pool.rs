@@ -10,7 +10,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::UpstreamError;
 use super::exchange::Exchange;
-use super::flight::{self, Failure, Flights, Role};
+use super::flight::{Failure, Flights, Role};
 use super::server::{Limits, Upstream};
 use super::strategy;
 use super::wire::Outgoing;
@@ -110,7 +110,10 @@ impl UpstreamPool {
     ) -> Result<Arc<[u8]>, UpstreamError> {
         let query =
             Outgoing::new(request.message, request.question).ok_or(UpstreamError::InvalidQuery)?;
-        let key = flight::key(request.message, request.question.len());
+        let key = self
+            .inner
+            .flights
+            .key(request.message, request.question.len());
         let mut counted = false;
         loop {
             let flight = match self.inner.flights.join(&key) {
