@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use tokio::time::timeout_at;
 
 use super::error::{AttemptError, UpstreamError};
-use super::few::Few;
 use super::mailbox::Mailbox;
 use super::pending::{Delivery, Outcome, Registration};
 use super::server::{InflightGuard, Upstream};
@@ -23,7 +23,7 @@ use crate::metrics::Proto;
 const MIN_PAUSE: Duration = Duration::from_millis(1);
 /// Most doublings of the backoff.
 const MAX_DOUBLINGS: u32 = 6;
-/// Attempts kept inline: nearly every exchange makes one.
+/// Attempts kept inline, with no allocation: nearly every exchange makes one.
 const INLINE_ATTEMPTS: usize = 2;
 
 struct Attempt<'p> {
@@ -44,7 +44,7 @@ pub(crate) struct Exchange<'p> {
     backoff: Duration,
     /// Where the receive tasks leave what they got for any of this exchange's attempts.
     mailbox: Arc<Mailbox>,
-    attempts: Few<Attempt<'p>, INLINE_ATTEMPTS>,
+    attempts: SmallVec<[Attempt<'p>; INLINE_ATTEMPTS]>,
     /// The newest attempt, while it waits within its own timeout.
     current: Option<usize>,
     next_send: Instant,
@@ -70,7 +70,7 @@ impl<'p> Exchange<'p> {
             attempt_timeout,
             backoff,
             mailbox: Arc::default(),
-            attempts: Few::new(),
+            attempts: SmallVec::new(),
             current: None,
             next_send: now,
             failures: 0,

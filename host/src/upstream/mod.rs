@@ -8,7 +8,6 @@
 //! | `strategy.rs` | the order to try them: SRTT, round-robin, failover; skips down or full ones |
 //! | `flight.rs` | identical in-flight queries sharing one exchange |
 //! | `exchange.rs` | one query: attempts, retries with backoff, answers within its deadline |
-//! | `few.rs` | a list kept inline while short: an exchange's attempts |
 //! | `server.rs` | one upstream: its sockets, one attempt (UDP, then TCP on TC), metrics |
 //! | `health.rs` | one upstream's SRTT and circuit breaker |
 //! | `probe.rs` | active health checks and half-open probes |
@@ -22,7 +21,6 @@
 
 mod error;
 mod exchange;
-mod few;
 mod flight;
 mod health;
 mod mailbox;
