@@ -4,6 +4,8 @@
 use std::cmp::Ordering;
 use std::time::Instant;
 
+use smallvec::SmallVec;
+
 use super::error::UpstreamError;
 use super::server::Upstream;
 use crate::config::Strategy;
@@ -16,88 +18,46 @@ const INLINE: usize = 4;
 /// and a free on every forwarded query.
 pub(crate) struct Order<'p> {
     upstreams: &'p [Upstream],
-    inline: [usize; INLINE],
-    len: usize,
-    /// All of them, past [`INLINE`]; empty otherwise.
-    spill: Vec<usize>,
+    indices: SmallVec<[usize; INLINE]>,
 }
 
 impl<'p> Order<'p> {
     fn new(upstreams: &'p [Upstream]) -> Order<'p> {
         Order {
             upstreams,
-            inline: [0; INLINE],
-            len: 0,
-            spill: Vec::new(),
+            indices: SmallVec::new(),
         }
     }
 
     /// Just `upstreams[index]`, whatever its state (the prober's one attempt).
     pub(crate) fn only(upstreams: &'p [Upstream], index: usize) -> Order<'p> {
         let mut order = Order::new(upstreams);
-        order.push(index);
+        order.indices.push(index);
         order
     }
 
-    fn push(&mut self, index: usize) {
-        if self.len < INLINE {
-            self.inline[self.len] = index;
-        } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.inline);
-            }
-            self.spill.push(index);
-        }
-        self.len += 1;
-    }
-
-    fn indices_mut(&mut self) -> &mut [usize] {
-        if self.spill.is_empty() {
-            &mut self.inline[..self.len]
-        } else {
-            &mut self.spill
-        }
-    }
-
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.indices.len()
     }
 
     /// The `k`-th upstream to try, `k` taken modulo the length.
     pub(crate) fn get(&self, k: usize) -> &'p Upstream {
-        let k = k % self.len.max(1);
-        let index = if self.spill.is_empty() {
-            self.inline[k]
-        } else {
-            self.spill[k]
-        };
-        &self.upstreams[index]
+        let k = k % self.indices.len().max(1);
+        &self.upstreams[self.indices[k]]
     }
 
     /// Sorts by SRTT score, each score taken once (a lock and a `powf`); stable, so
     /// equal scores keep the rotated order.
     fn sort_by_score(&mut self, now: Instant) {
         let upstreams = self.upstreams;
-        let score = |i: usize| upstreams[i].health.score(now);
-        let by =
-            |a: &(f64, usize), b: &(f64, usize)| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal);
-        let indices = self.indices_mut();
-        if indices.len() <= INLINE {
-            let mut scored = [(0.0, 0); INLINE];
-            for (s, &i) in scored.iter_mut().zip(indices.iter()) {
-                *s = (score(i), i);
-            }
-            let scored = &mut scored[..indices.len()];
-            scored.sort_by(by);
-            for (i, (_, s)) in indices.iter_mut().zip(scored.iter()) {
-                *i = *s;
-            }
-        } else {
-            let mut scored: Vec<(f64, usize)> = indices.iter().map(|&i| (score(i), i)).collect();
-            scored.sort_by(by);
-            for (i, (_, s)) in indices.iter_mut().zip(scored) {
-                *i = s;
-            }
+        let mut scored: SmallVec<[(f64, usize); INLINE]> = self
+            .indices
+            .iter()
+            .map(|&i| (upstreams[i].health.score(now), i))
+            .collect();
+        scored.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
+        for (i, (_, s)) in self.indices.iter_mut().zip(scored) {
+            *i = s;
         }
     }
 }
@@ -123,7 +83,7 @@ pub(crate) fn order(
         if u.health.is_up() {
             any_up = true;
             if u.has_room() {
-                picked.push(index);
+                picked.indices.push(index);
             }
         }
     }
