@@ -64,7 +64,11 @@ if [[ ${CALLGRIND:-0} == 1 ]]; then
     dnsperf -s 127.0.0.1 -p 5353 -d "$OUT/measured.q" -n 1 -Q 500 2>&1 | grep -E "completed|lost"
     callgrind_control -i off "$P" >/dev/null
     kill "$P"; wait "$P" 2>/dev/null || true
-    IR=$(callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')
+    # awk reads to the end: exiting at the match would close the pipe early, and
+    # under pipefail callgrind_annotate's SIGPIPE ended the script before the echo.
+    IR=$(callgrind_annotate "$OUT/callgrind.out" 2>/dev/null |
+        awk '/PROGRAM TOTALS/ && ir == "" {gsub(",", "", $1); ir = $1} END {print ir}')
+    [[ -n $IR ]] || { echo "miss_profile: no totals in $OUT/callgrind.out" >&2; exit 1; }
     echo "$NAME: $((IR / N)) instructions per miss ($N measured); profile in $OUT/callgrind.out"
     exit 0
 fi

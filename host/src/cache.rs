@@ -26,6 +26,7 @@ mod store;
 
 pub use refresh::Refresh;
 
+use std::cell::RefCell;
 use std::hash::RandomState;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -243,12 +244,13 @@ impl Cache {
             return false;
         }
         let stored = self.entries.ticks(answer.meta().stored_at);
-        let mut bytes = Vec::new();
-        if record::encode(answer, key.flags(), stored, &mut bytes).is_none() {
-            return false;
-        }
-        let hash = self.entries.hash(parts);
-        self.entries.insert(hash, parts, &bytes, Instant::now())
+        with_scratch(|bytes| {
+            if record::encode(answer, key.flags(), stored, bytes).is_none() {
+                return false;
+            }
+            let hash = self.entries.hash(parts);
+            self.entries.insert(hash, parts, bytes, Instant::now())
+        })
     }
 
     /// A cache built for `config` holding this one's entries, for a reload that
@@ -268,6 +270,21 @@ impl Cache {
     pub fn entry_count(&self) -> u64 {
         self.entries.purge(Instant::now())
     }
+}
+
+thread_local! {
+    /// Each thread's buffer for encoding a record before it is copied into its
+    /// shard: a fresh `Vec` was a malloc and a free on every insert (every
+    /// forwarded miss). Never larger than the largest record (16 KiB).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's encoding buffer (a fresh one if it is in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 #[cfg(test)]

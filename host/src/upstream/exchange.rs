@@ -6,12 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use tokio::time::timeout_at;
 
 use super::error::{AttemptError, UpstreamError};
 use super::mailbox::Mailbox;
 use super::pending::{Delivery, Outcome, Registration};
 use super::server::{InflightGuard, Upstream};
+use super::strategy::Order;
 use super::tcp::CLOSED;
 use super::wire::{self, Outgoing};
 use crate::metrics::Proto;
@@ -21,6 +23,8 @@ use crate::metrics::Proto;
 const MIN_PAUSE: Duration = Duration::from_millis(1);
 /// Most doublings of the backoff.
 const MAX_DOUBLINGS: u32 = 6;
+/// Attempts kept inline, with no allocation: nearly every exchange makes one.
+const INLINE_ATTEMPTS: usize = 2;
 
 struct Attempt<'p> {
     upstream: &'p Upstream,
@@ -32,7 +36,7 @@ struct Attempt<'p> {
 
 pub(crate) struct Exchange<'p> {
     /// In the order to try them, as the strategy chose; not empty.
-    upstreams: Vec<&'p Upstream>,
+    upstreams: Order<'p>,
     query: Outgoing,
     deadline: Instant,
     attempt_timeout: Duration,
@@ -40,7 +44,7 @@ pub(crate) struct Exchange<'p> {
     backoff: Duration,
     /// Where the receive tasks leave what they got for any of this exchange's attempts.
     mailbox: Arc<Mailbox>,
-    attempts: Vec<Attempt<'p>>,
+    attempts: SmallVec<[Attempt<'p>; INLINE_ATTEMPTS]>,
     /// The newest attempt, while it waits within its own timeout.
     current: Option<usize>,
     next_send: Instant,
@@ -50,10 +54,11 @@ pub(crate) struct Exchange<'p> {
 }
 
 impl<'p> Exchange<'p> {
-    /// `upstreams` (not empty) in the order to try them.
+    /// `upstreams` in the order to try them; the first attempt goes at `now`.
     pub(crate) fn new(
-        upstreams: Vec<&'p Upstream>,
+        upstreams: Order<'p>,
         query: Outgoing,
+        now: Instant,
         deadline: Instant,
         attempt_timeout: Duration,
         backoff: Duration,
@@ -65,9 +70,9 @@ impl<'p> Exchange<'p> {
             attempt_timeout,
             backoff,
             mailbox: Arc::default(),
-            attempts: Vec::new(),
+            attempts: SmallVec::new(),
             current: None,
-            next_send: Instant::now(),
+            next_send: now,
             failures: 0,
             resent: false,
         }
@@ -88,12 +93,14 @@ impl<'p> Exchange<'p> {
                 continue;
             }
             let until = self.next_send.min(self.deadline);
-            let mailbox = Arc::clone(&self.mailbox);
-            if let Ok(delivery) = timeout_at(until.into(), mailbox.next()).await {
+            // Awaited apart from the `if let`, whose temporaries would hold the
+            // mailbox borrowed across `deliver` (that took an Arc clone per wait).
+            let got = timeout_at(until.into(), self.mailbox.next()).await;
+            if let Ok(delivery) = got {
                 if let Some(answer) = self.deliver(delivery).await? {
                     // A late answer to an earlier attempt made the newest one moot.
-                    if let Some(index) = self.current.take() {
-                        let upstream = self.attempts[index].upstream;
+                    if let Some(attempt) = self.current.take().and_then(|i| self.attempts.get(i)) {
+                        let upstream = attempt.upstream;
                         upstream.abandoned(upstream.proto());
                     }
                     return Ok(answer);
@@ -104,8 +111,8 @@ impl<'p> Exchange<'p> {
 
     /// The newest attempt ran out of time; it stays open for a late answer.
     fn expire_current(&mut self) {
-        if let Some(index) = self.current.take() {
-            let upstream = self.attempts[index].upstream;
+        if let Some(attempt) = self.current.take().and_then(|i| self.attempts.get(i)) {
+            let upstream = attempt.upstream;
             upstream.timed_out(upstream.proto());
         }
     }
@@ -168,9 +175,9 @@ impl<'p> Exchange<'p> {
     fn pick(&self, index: usize) -> &'p Upstream {
         let n = self.upstreams.len();
         (0..n)
-            .map(|k| self.upstreams[(index + k) % n])
+            .map(|k| self.upstreams.get(index + k))
             .find(|u| u.available())
-            .unwrap_or(self.upstreams[index % n])
+            .unwrap_or(self.upstreams.get(index))
     }
 
     /// Zero within a round; after attempt `index` ends a round over every upstream,

@@ -3,7 +3,9 @@
 //!
 //! A tokio mpsc channel did this before; it allocates a 32-slot block per channel and
 //! goes through its semaphore and list machinery for what is, on the miss path, one
-//! message per exchange. This is a mutex around a short queue and one waker.
+//! message per exchange. This is a mutex around a short queue and one waker; the
+//! first delivery waiting sits inline, so the usual single answer allocates no
+//! queue (a `VecDeque`'s first push was a malloc and a free per miss).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -21,8 +23,31 @@ pub(crate) struct Mailbox {
 #[derive(Default)]
 struct State {
     /// Never more than one per attempt: a waiter leaves the pending map when delivered.
-    deliveries: VecDeque<Delivery>,
+    queue: Queue,
     waker: Option<Waker>,
+}
+
+/// First in, first out: the oldest delivery in `first`, the rest behind it.
+#[derive(Default)]
+struct Queue {
+    first: Option<Delivery>,
+    rest: VecDeque<Delivery>,
+}
+
+impl Queue {
+    fn push(&mut self, delivery: Delivery) {
+        if self.first.is_none() {
+            self.first = Some(delivery);
+        } else {
+            self.rest.push_back(delivery);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Delivery> {
+        let first = self.first.take()?;
+        self.first = self.rest.pop_front();
+        Some(first)
+    }
 }
 
 impl Mailbox {
@@ -30,7 +55,7 @@ impl Mailbox {
     pub(crate) fn post(&self, delivery: Delivery) {
         let waker = {
             let mut state = self.lock();
-            state.deliveries.push_back(delivery);
+            state.queue.push(delivery);
             state.waker.take()
         };
         if let Some(waker) = waker {
@@ -45,7 +70,7 @@ impl Mailbox {
 
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Delivery> {
         let mut state = self.lock();
-        if let Some(delivery) = state.deliveries.pop_front() {
+        if let Some(delivery) = state.queue.pop() {
             return Poll::Ready(delivery);
         }
         match &mut state.waker {
@@ -58,7 +83,7 @@ impl Mailbox {
     /// The next delivery if one is there, without waiting.
     #[cfg(test)]
     pub(crate) fn try_take(&self) -> Option<Delivery> {
-        self.lock().deliveries.pop_front()
+        self.lock().queue.pop()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -104,6 +129,33 @@ mod tests {
         let got = tokio::time::timeout(Duration::from_secs(2), mailbox.next()).await;
         assert_eq!(got.expect("woken").attempt, 9);
         post.await.unwrap();
+    }
+
+    #[test]
+    fn the_queue_stays_in_order_across_pushes_and_pops() {
+        let mailbox = Mailbox::default();
+        mailbox.post(failed(1));
+        mailbox.post(failed(2));
+        assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(1));
+        mailbox.post(failed(3));
+        mailbox.post(failed(4));
+        assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(2));
+        assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(3));
+        mailbox.post(failed(5));
+        for want in [4, 5] {
+            assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(want));
+        }
+        assert!(mailbox.try_take().is_none());
+        mailbox.post(failed(6));
+        assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(6));
+    }
+
+    #[test]
+    fn one_delivery_allocates_no_queue() {
+        let mailbox = Mailbox::default();
+        mailbox.post(failed(0));
+        assert_eq!(mailbox.lock().queue.rest.capacity(), 0);
+        assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(0));
     }
 
     #[tokio::test]

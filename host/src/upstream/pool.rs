@@ -10,9 +10,9 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::UpstreamError;
 use super::exchange::Exchange;
-use super::flight::{self, Failure, Flights, Role};
+use super::flight::{Failure, Flights, Role};
 use super::server::{Limits, Upstream};
-use super::strategy;
+use super::strategy::{self, Order};
 use super::wire::Outgoing;
 use super::{probe, UpstreamRequest};
 use crate::config::{Strategy, UpstreamConfig};
@@ -110,7 +110,10 @@ impl UpstreamPool {
     ) -> Result<Arc<[u8]>, UpstreamError> {
         let query =
             Outgoing::new(request.message, request.question).ok_or(UpstreamError::InvalidQuery)?;
-        let key = flight::key(request.message, request.question.len());
+        let key = self
+            .inner
+            .flights
+            .key(request.message, request.question.len());
         let mut counted = false;
         loop {
             let flight = match self.inner.flights.join(&key) {
@@ -147,7 +150,7 @@ impl UpstreamPool {
 }
 
 impl PoolInner {
-    fn order(&self, now: Instant) -> Result<Vec<&Upstream>, UpstreamError> {
+    fn order(&self, now: Instant) -> Result<Order<'_>, UpstreamError> {
         let rotation = self.next.fetch_add(1, Ordering::Relaxed);
         strategy::order(self.strategy, &self.upstreams, rotation, now)
     }
@@ -159,10 +162,18 @@ impl PoolInner {
     }
 
     async fn run(&self, query: Outgoing, deadline: Instant) -> Result<Arc<[u8]>, UpstreamError> {
-        let order = self.order(Instant::now()).inspect_err(|e| self.count(e))?;
-        Exchange::new(order, query, deadline, self.attempt_timeout, self.backoff)
-            .run()
-            .await
+        let now = Instant::now();
+        let order = self.order(now).inspect_err(|e| self.count(e))?;
+        Exchange::new(
+            order,
+            query,
+            now,
+            deadline,
+            self.attempt_timeout,
+            self.backoff,
+        )
+        .run()
+        .await
     }
 }
 

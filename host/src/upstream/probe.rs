@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::exchange::Exchange;
 use super::pool::PoolInner;
+use super::strategy::Order;
 use super::wire::Outgoing;
 
 const TYPE_NS: u16 = 2;
@@ -72,10 +73,12 @@ pub(crate) async fn run(
 
 async fn probe(pool: Arc<PoolInner>, index: usize, query: Outgoing) {
     let upstream = &pool.upstreams[index];
-    let deadline = Instant::now() + pool.attempt_timeout;
+    let now = Instant::now();
+    let deadline = now + pool.attempt_timeout;
     let outcome = Exchange::new(
-        vec![upstream],
+        Order::only(&pool.upstreams, index),
         query,
+        now,
         deadline,
         pool.attempt_timeout,
         pool.backoff,
