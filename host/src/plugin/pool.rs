@@ -6,8 +6,9 @@
 //! instance busy or being rebuilt) the call is answered per the plugin's
 //! `on_error` and counted as `busy`: waiting would stall the receive loop, and
 //! instantiating there would put milliseconds of work on the query path. With
-//! the default size (cores + 1) and synchronous calls, emptiness only
-//! happens while a burst of failures is being repaired.
+//! the default size (one per core, plus a spare built once the chain is live)
+//! and synchronous calls, emptiness only happens while a burst of failures is
+//! being repaired.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,15 +21,17 @@ use super::loader::PluginFactory;
 use super::types::Hooks;
 
 /// Default pool size: one instance per runtime worker thread (calls are
-/// synchronous, so a thread holds at most one) plus one spare while a failed
-/// instance is rebuilt. Each instance holds its own copy of the plugin's data — a
-/// 1M-name blocklist is ~50 MiB per instance — so more would only cost memory.
-/// A plugin's own `instances` setting overrides it (fewer copies of a big list,
-/// at the price of the spare).
+/// synchronous, so a thread holds at most one). Each instance holds its own copy
+/// of the plugin's data (a 1M-name blocklist is ~50 MiB per instance), so more
+/// would only cost memory. A plugin's own `instances` setting overrides it.
 pub fn default_pool_size() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores + 1
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// Default spares: one more instance, which takes over while a failed one is
+/// rebuilt. Built after the chain is ready: no thread needs it to call, so a
+/// chain (and the lists it loads) goes live without waiting for it.
+pub const DEFAULT_SPARES: usize = 1;
 
 pub struct InstancePool {
     queue: Arc<ArrayQueue<Instance>>,
@@ -38,17 +41,19 @@ pub struct InstancePool {
 
 impl InstancePool {
     /// Builds `size` instances (at least one) and returns the pool with the hooks
-    /// the plugin's `init` declared. Instances are built on up to one thread per
-    /// core: each runs the plugin's `init`, and loading a 1M-name list takes the
-    /// better part of a second, so a pool of three on two cores is ready in two
-    /// such times instead of three. The first failure fails the whole pool.
+    /// the plugin's `init` declared; `spares` more are built afterwards on a
+    /// background thread. Instances are built on up to one thread per core: each
+    /// runs the plugin's `init`, and loading a 1M-name list takes the better part
+    /// of a second. The first failure fails the whole pool. Once the last
+    /// instance is built the factory lets go of its config text.
     pub fn fill(
         factory: Arc<PluginFactory>,
         size: usize,
+        spares: usize,
         gauge: IntGauge,
     ) -> Result<(InstancePool, Hooks), super::PluginError> {
         let size = size.max(1);
-        let queue = Arc::new(ArrayQueue::new(size));
+        let queue = Arc::new(ArrayQueue::new(size + spares));
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(size);
@@ -79,14 +84,53 @@ impl InstancePool {
         // hooks are the plugin's.
         let hooks = hooks.expect("size >= 1, so some thread built an instance");
         gauge.set(queue.len() as i64);
-        Ok((
-            InstancePool {
-                queue,
-                factory,
-                gauge,
-            },
-            hooks,
-        ))
+        let pool = InstancePool {
+            queue,
+            factory,
+            gauge,
+        };
+        pool.build_spares(spares);
+        Ok((pool, hooks))
+    }
+
+    /// Adds `n` instances from a background thread, then lets go of the config.
+    fn build_spares(&self, n: usize) {
+        if n == 0 {
+            self.factory.release_config();
+            return;
+        }
+        let queue = self.queue.clone();
+        let factory = self.factory.clone();
+        let gauge = self.gauge.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wasmdns-plugin-spare".into())
+            .spawn(move || {
+                for _ in 0..n {
+                    match factory.instantiate() {
+                        Ok((inst, _)) => {
+                            // Room is kept for the spares: the push cannot fail.
+                            if queue.push(inst).is_ok() {
+                                gauge.inc();
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                plugin = &*factory.name,
+                                "building a spare instance: {e}"
+                            );
+                            break;
+                        }
+                    }
+                }
+                factory.release_config();
+            });
+        if let Err(e) = spawned {
+            tracing::error!(
+                plugin = &*self.factory.name,
+                "cannot spawn spare build: {e}"
+            );
+            self.factory.release_config();
+        }
     }
 
     pub fn take(&self) -> Option<Instance> {

@@ -9,7 +9,7 @@ use super::chain::PluginChain;
 use super::engine::PluginEngine;
 use super::loader::PluginFactory;
 use super::memo::DEFAULT_ENTRIES as DEFAULT_MEMO_ENTRIES;
-use super::pool::{default_pool_size, InstancePool};
+use super::pool::{default_pool_size, InstancePool, DEFAULT_SPARES};
 use super::precompiled::PrecompiledCache;
 use super::slot::PluginSlot;
 use super::PluginError;
@@ -21,6 +21,8 @@ pub struct ChainBuilder {
     engine: Arc<PluginEngine>,
     metrics: Arc<Metrics>,
     pool_size: usize,
+    /// Instances built after each plugin's pool is ready (see [`DEFAULT_SPARES`]).
+    spares: usize,
     precompiled: Option<Arc<PrecompiledCache>>,
     memo_entries: usize,
 }
@@ -31,6 +33,7 @@ impl ChainBuilder {
             engine,
             metrics,
             pool_size: default_pool_size(),
+            spares: DEFAULT_SPARES,
             precompiled: None,
             memo_entries: DEFAULT_MEMO_ENTRIES,
         }
@@ -42,9 +45,17 @@ impl ChainBuilder {
         self
     }
 
-    /// Warm instances per plugin (at least 1).
+    /// Warm instances per plugin (at least 1), all built before the chain is
+    /// ready: no spares.
     pub fn pool_size(mut self, n: usize) -> ChainBuilder {
         self.pool_size = n.max(1);
+        self.spares = 0;
+        self
+    }
+
+    /// Instances per plugin built on a background thread once its pool is ready.
+    pub fn spares(mut self, n: usize) -> ChainBuilder {
+        self.spares = n;
         self
     }
 
@@ -96,9 +107,12 @@ impl ChainBuilder {
             .with_label_values(&[cfg.name.as_str()]);
         let name = factory.name.clone();
         let on_error = factory.on_error;
-        let size = cfg.instances.unwrap_or(self.pool_size);
-        let (pool, hooks) = InstancePool::fill(factory.clone(), size, gauge)?;
-        factory.release_config();
+        // A plugin's own `instances` is what it gets, all of them ready.
+        let (size, spares) = match cfg.instances {
+            Some(n) => (n, 0),
+            None => (self.pool_size, self.spares),
+        };
+        let (pool, hooks) = InstancePool::fill(factory, size, spares, gauge)?;
         tracing::info!(plugin = &*name, ?hooks, "plugin loaded");
         Ok(PluginSlot::new(name, on_error, hooks, pool, &self.metrics))
     }

@@ -345,6 +345,38 @@ fn growth_within_the_limit_is_fine() {
 }
 
 #[test]
+fn spares_are_built_after_the_chain_is_ready() {
+    let f = fixture();
+    f.write("list.txt", b"ads.example\n");
+    let mut cfg = f.plugin("p", &Guest::pass());
+    cfg.config_json = r#"{"lists":[{"file":"list.txt"}]}"#.into();
+    let chain = f
+        .builder_with_pool(1)
+        .spares(2)
+        .build(&[cfg.clone()], f.dir.path())
+        .unwrap();
+    // Ready with one instance; the spares arrive from a background thread,
+    // built from the text still held (the file is already gone).
+    std::fs::remove_file(f.dir.path().join("list.txt")).unwrap();
+    assert_eq!(
+        chain.on_query(&question(), &client(), Instant::now()),
+        ChainQueryVerdict::Pass
+    );
+    wait_for_instances(&chain, "p", 3);
+    // A plugin's own `instances` gets no spares: all of them before it is ready.
+    f.write("list.txt", b"ads.example\n");
+    cfg.instances = Some(2);
+    let own = f
+        .builder_with_pool(1)
+        .spares(2)
+        .build(&[cfg], f.dir.path())
+        .unwrap();
+    assert_eq!(own.available("p"), Some(2));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(own.available("p"), Some(2));
+}
+
+#[test]
 fn a_rebuild_reads_list_files_again_and_refuses_changed_ones() {
     let f = fixture();
     f.write("list.txt", b"ads.example\n");
