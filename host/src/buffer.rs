@@ -5,10 +5,25 @@
 //! buffer is allocated; when it is full a returned buffer is simply freed: the
 //! pool bounds memory, it never blocks.
 
+use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use crossbeam_queue::ArrayQueue;
+
+/// Runs `f` with a thread's own reusable buffer (a `thread_local!` `Vec`), or a
+/// fresh one if `f` is somehow re-entered: hot paths that need scratch space
+/// this way allocate nothing per packet and take nothing from a pool.
+pub fn with_thread_buffer<R>(
+    key: &'static LocalKey<RefCell<Vec<u8>>>,
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    key.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => f(&mut buffer),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
 
 /// Largest DNS message (TCP framing limit).
 pub const MAX_MESSAGE: usize = 65_535;

@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use record::RecordMut;
 use store::{Key, Store};
 
+use crate::buffer::with_thread_buffer;
 use crate::config::CacheConfig;
 use crate::dns::{Answer, AnswerRef, Query};
 
@@ -244,7 +245,7 @@ impl Cache {
             return false;
         }
         let stored = self.entries.ticks(answer.meta().stored_at);
-        with_scratch(|bytes| {
+        with_thread_buffer(&SCRATCH, |bytes| {
             if record::encode(answer, key.flags(), stored, bytes).is_none() {
                 return false;
             }
@@ -277,14 +278,6 @@ thread_local! {
     /// shard: a fresh `Vec` was a malloc and a free on every insert (every
     /// forwarded miss). Never larger than the largest record (16 KiB).
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's encoding buffer (a fresh one if it is in use).
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut Vec::new()),
-    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::buffer::{BufferPool, PooledBuf, MAX_MESSAGE};
+use crate::buffer::{with_thread_buffer, BufferPool, PooledBuf, MAX_MESSAGE};
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
 use crate::dns::{self, rcode, Answer, AnswerRef, Query, Reject};
@@ -184,7 +184,7 @@ impl Pipeline {
         let cache = self.cache.load();
         let key = cache.as_ref().map(|_| CacheKey::new(target, target_packet));
         if let (Some(cache), Some(key)) = (&*cache, &key) {
-            let hit = with_held(|held| {
+            let hit = with_thread_buffer(&HELD, |held| {
                 let answer = cache.get(key, received, held)?;
                 Some(self.answer(answer, &ask, &policy, out))
             });
@@ -528,12 +528,4 @@ thread_local! {
     /// Each worker's copy of the cache hit it is serving (see [`Cache::get`]):
     /// reused, so a hit allocates nothing and takes no buffer from the pool.
     static HELD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's hit buffer (a fresh one if it is somehow in use).
-fn with_held<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    HELD.with(|held| match held.try_borrow_mut() {
-        Ok(mut held) => f(&mut held),
-        Err(_) => f(&mut Vec::new()),
-    })
 }

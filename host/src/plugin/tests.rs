@@ -39,6 +39,15 @@ impl Fixture {
         config(name, path)
     }
 
+    /// A plugin whose config names `list.txt` (written here, "ads.example").
+    fn plugin_with_list(&self, name: &str, guest: &Guest) -> PluginConfig {
+        self.write("list.txt", b"ads.example\n");
+        PluginConfig {
+            config_json: r#"{"lists":[{"file":"list.txt"}]}"#.into(),
+            ..self.plugin(name, guest)
+        }
+    }
+
     fn builder_with_pool(&self, n: usize) -> ChainBuilder {
         ChainBuilder::new(Arc::new(PluginEngine::new().unwrap()), self.metrics.clone()).pool_size(n)
     }
@@ -347,9 +356,7 @@ fn growth_within_the_limit_is_fine() {
 #[test]
 fn spares_are_built_after_the_chain_is_ready() {
     let f = fixture();
-    f.write("list.txt", b"ads.example\n");
-    let mut cfg = f.plugin("p", &Guest::pass());
-    cfg.config_json = r#"{"lists":[{"file":"list.txt"}]}"#.into();
+    let mut cfg = f.plugin_with_list("p", &Guest::pass());
     let chain = f
         .builder_with_pool(1)
         .spares(2)
@@ -379,9 +386,7 @@ fn spares_are_built_after_the_chain_is_ready() {
 #[test]
 fn a_rebuild_reads_list_files_again_and_refuses_changed_ones() {
     let f = fixture();
-    f.write("list.txt", b"ads.example\n");
-    let mut cfg = f.plugin("bad", &Guest::unreachable());
-    cfg.config_json = r#"{"lists":[{"file":"list.txt"}]}"#.into();
+    let cfg = f.plugin_with_list("bad", &Guest::unreachable());
     let chain = f.build(&[cfg]).unwrap();
     assert_eq!(chain.available("bad"), Some(2));
     // The text was let go once the pool was full: the rebuild after this trap

@@ -7,13 +7,13 @@
 //! a wakeup more per miss); the others wait for its outcome. A leader whose caller
 //! is cancelled hands over: its followers join again and one of them leads.
 
-use std::collections::hash_map::Entry;
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 
 use tokio::sync::Notify;
 
@@ -121,44 +121,16 @@ pub(crate) struct Key {
     bytes: Arc<[u8]>,
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
+impl Key {
+    fn is(&self, other: &Key) -> bool {
         // The leader's own key is found again by pointer, without comparing bytes.
         self.hash == other.hash
             && (Arc::ptr_eq(&self.bytes, &other.bytes) || self.bytes == other.bytes)
     }
 }
 
-impl Eq for Key {}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Passes a [`Key`]'s hash, already keyed by the map's `RandomState`, through.
-#[derive(Default)]
-struct Taken(u64);
-
-impl Hasher for Taken {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    /// Only `Key` is hashed here, which writes one `u64`; anything else still hashes.
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
-}
-
-type Map = HashMap<Key, Arc<Flight>, BuildHasherDefault<Taken>>;
+/// Flights by key; the table takes each key's own hash.
+type Map = HashTable<(Key, Arc<Flight>)>;
 
 /// The flights in progress, by key. Holds one entry per leader, so it is bounded by
 /// the queries in flight.
@@ -199,11 +171,10 @@ impl Drop for Lead {
     fn drop(&mut self) {
         {
             let mut map = self.flights.lock();
-            if map
-                .get(&self.key)
-                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
-            {
-                map.remove(&self.key);
+            let mine =
+                |(k, f): &(Key, Arc<Flight>)| k.is(&self.key) && Arc::ptr_eq(f, &self.flight);
+            if let Ok(entry) = map.find_entry(self.key.hash, mine) {
+                entry.remove();
             }
         }
         // Removed first: a follower woken here must not find this flight again.
@@ -225,9 +196,10 @@ impl Flights {
 
     pub(crate) fn join(self: &Arc<Self>, key: &Key) -> Role {
         let mut map = self.lock();
-        let flight = match map.entry(key.clone()) {
-            Entry::Occupied(e) => return Role::Follower(Arc::clone(e.get())),
-            Entry::Vacant(e) => Arc::clone(e.insert(Arc::default())),
+        let same = |(k, _): &(Key, Arc<Flight>)| k.is(key);
+        let flight = match map.entry(key.hash, same, |(k, _)| k.hash) {
+            Entry::Occupied(e) => return Role::Follower(Arc::clone(&e.get().1)),
+            Entry::Vacant(e) => Arc::clone(&e.insert((key.clone(), Arc::default())).get().1),
         };
         drop(map);
         Role::Leader(Lead {
@@ -311,7 +283,8 @@ mod tests {
 
     fn k(bytes: &[u8]) -> Key {
         // Fixed keys: the same bytes must hash the same in every call.
-        let hash = BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(bytes);
+        let hash =
+            std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(bytes);
         Key {
             hash,
             bytes: Arc::from(bytes),
@@ -325,16 +298,16 @@ mod tests {
         let q = name.len() + 4;
         let a = flights.key(&message(1, name, 1, 1), q);
         let b = flights.key(&message(2, b"\x03www\x07EXAMPLE\x00", 1, 1), q);
-        assert!(a == b && !Arc::ptr_eq(&a.bytes, &b.bytes));
+        assert!(a.is(&b) && !Arc::ptr_eq(&a.bytes, &b.bytes));
         assert_eq!(a.hash, b.hash);
         let other = flights.key(&message(1, name, 28, 1), q);
-        assert!(a != other);
+        assert!(!a.is(&other));
         // Equal hashes alone never make keys equal.
         let forged = Key {
             hash: a.hash,
             bytes: Arc::clone(&other.bytes),
         };
-        assert!(a != forged);
+        assert!(!a.is(&forged));
     }
 
     #[tokio::test]
