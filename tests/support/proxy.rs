@@ -23,6 +23,9 @@ pub fn config(upstream: SocketAddr) -> Config {
     c
 }
 
+/// How long a start may take before the test calls it hung (see `start_with`).
+const START_GUARD: Duration = Duration::from_secs(120);
+
 /// A running proxy; cancelled on drop so a failing test does not leak it.
 pub struct Proxy {
     running: Option<Running>,
@@ -42,9 +45,14 @@ impl Proxy {
     }
 
     pub async fn start_with(config: Config) -> Proxy {
-        let running = tokio::time::timeout(Duration::from_secs(5), Running::start(config))
+        // A hang guard, not a speed check. Starting compiles the plugins when the
+        // precompiled cache is cold (a fresh machine, a changed component), and all
+        // proxies of this test process share wasmtime's parallel-compilation
+        // threads: while the language tests compile their 12-18 MB Python and JS
+        // components, a small plugin's compile waits behind them for many seconds.
+        let running = tokio::time::timeout(START_GUARD, Running::start(config))
             .await
-            .expect("proxy starts within 5 s")
+            .expect("proxy starts within START_GUARD")
             .expect("proxy starts");
         let token = running.shutdown_token();
         let addrs = running.dns_addrs.clone();
