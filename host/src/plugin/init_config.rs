@@ -99,20 +99,28 @@ impl InitConfig {
     }
 }
 
-/// Gives every JSON object in the plugin config that has a string `"file"` key a
-/// sibling `"content"` key holding that file's text, the path taken relative to
-/// `base` (the config file's directory). This is how plugins get list files
-/// without any filesystem access. An existing `"content"` is an error (ambiguous).
-pub fn expand_files(json: &str, base: &Path) -> Result<String, String> {
-    expand(json, base).map(|(text, _)| text)
-}
-
-/// [`expand_files`], and what was read, in the order read.
+/// What `init` gets for the config `json`: every JSON object with a string
+/// `"file"` key gets a sibling `"content"` key holding that file's text (an
+/// existing `"content"` is an error: ambiguous). This is how plugins get list
+/// files without any filesystem access. Also returns what was read, in order.
 fn expand(json: &str, base: &Path) -> Result<(String, Vec<FileRead>), String> {
     let mut value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))?;
     let mut files = Vec::new();
-    expand_value(&mut value, base, &mut files)?;
+    for_each_file_ref(&mut value, base, &mut |map, path| {
+        if map.contains_key("content") {
+            return Err(format!(
+                "{}: both \"file\" and \"content\" given",
+                path.display()
+            ));
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let sha256 = Sha256::digest(text.as_bytes()).into();
+        files.push(FileRead { path, sha256 });
+        map.insert("content".into(), serde_json::Value::String(text));
+        Ok(())
+    })?;
     if files.is_empty() {
         return Ok((json.to_string(), files));
     }
@@ -120,34 +128,28 @@ fn expand(json: &str, base: &Path) -> Result<(String, Vec<FileRead>), String> {
     Ok((text, files))
 }
 
-fn expand_value(
+/// Calls `visit` with every JSON object in `v` that names a list file (has a
+/// string `"file"` key) and that file's path, taken relative to `base` (the
+/// config file's directory). The one rule for which values are list files: the
+/// loader reads them, the reload watcher watches them.
+pub fn for_each_file_ref<E>(
     v: &mut serde_json::Value,
     base: &Path,
-    files: &mut Vec<FileRead>,
-) -> Result<(), String> {
+    visit: &mut impl FnMut(&mut serde_json::Map<String, serde_json::Value>, PathBuf) -> Result<(), E>,
+) -> Result<(), E> {
     match v {
         serde_json::Value::Object(map) => {
             if let Some(serde_json::Value::String(f)) = map.get("file") {
                 let path = base.join(f);
-                if map.contains_key("content") {
-                    return Err(format!(
-                        "{}: both \"file\" and \"content\" given",
-                        path.display()
-                    ));
-                }
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let sha256 = Sha256::digest(text.as_bytes()).into();
-                files.push(FileRead { path, sha256 });
-                map.insert("content".into(), serde_json::Value::String(text));
+                visit(map, path)?;
             }
-            for (_, child) in map.iter_mut() {
-                expand_value(child, base, files)?;
+            for child in map.values_mut() {
+                for_each_file_ref(child, base, visit)?;
             }
         }
         serde_json::Value::Array(items) => {
             for child in items {
-                expand_value(child, base, files)?;
+                for_each_file_ref(child, base, visit)?;
             }
         }
         _ => {}
@@ -209,6 +211,7 @@ mod tests {
 
     #[test]
     fn file_references_expand_relative_to_the_base_directory() {
+        let expand_files = |json: &str, base: &Path| expand(json, base).map(|(text, _)| text);
         let dir = dir_with(&[("list.txt", "ads.example\n")]);
         let json = r#"{"lists":[{"file":"list.txt","match":"subdomain"}],"n":1}"#;
         let out: serde_json::Value =

@@ -47,7 +47,7 @@ pub use chain::PluginChain;
 pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use info::PluginInfo;
-pub use init_config::expand_files;
+pub use init_config::for_each_file_ref;
 pub use pool::default_pool_size;
 pub use precompiled::{default_dir as default_precompiled_dir, Origin, PrecompiledCache};
 pub use registry::ChainBuilder;

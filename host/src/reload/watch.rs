@@ -8,7 +8,8 @@
 //! ConfigMap symlink swaps) and sees a file replaced by rename, which inotify
 //! watches on the old inode miss.
 
-use std::path::{Path, PathBuf};
+use std::convert::Infallible;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{config_dir, Reloader};
 use crate::config::Config;
+use crate::plugin::for_each_file_ref;
 
 /// How often the files are looked at.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -86,8 +88,11 @@ pub fn watched(config: &Config) -> Vec<PathBuf> {
     let base = config_dir(config);
     for p in &config.plugins {
         files.push(p.path.clone());
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&p.config_json) {
-            file_refs(&v, &base, &mut files);
+        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&p.config_json) {
+            let Ok(()) = for_each_file_ref(&mut v, &base, &mut |_, path| {
+                files.push(path);
+                Ok::<(), Infallible>(())
+            });
         }
     }
     files.sort();
@@ -95,22 +100,10 @@ pub fn watched(config: &Config) -> Vec<PathBuf> {
     files
 }
 
-fn file_refs(v: &serde_json::Value, base: &Path, out: &mut Vec<PathBuf>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if let Some(serde_json::Value::String(f)) = map.get("file") {
-                out.push(base.join(f));
-            }
-            map.values().for_each(|c| file_refs(c, base, out));
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|c| file_refs(c, base, out)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn watches_config_components_and_named_files() {
