@@ -7,10 +7,11 @@
 //! first delivery waiting sits inline, so the usual single answer allocates no
 //! queue (a `VecDeque`'s first push was a malloc and a free per miss).
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+use smallvec::SmallVec;
 
 use super::pending::Delivery;
 
@@ -22,32 +23,16 @@ pub(crate) struct Mailbox {
 
 #[derive(Default)]
 struct State {
-    /// Never more than one per attempt: a waiter leaves the pending map when delivered.
-    queue: Queue,
+    /// Oldest first. Never more than one per attempt: a waiter leaves the pending
+    /// map when delivered, so the queue stays a few long and taking from its front
+    /// costs nothing worth a deque.
+    queue: SmallVec<[Delivery; 1]>,
     waker: Option<Waker>,
 }
 
-/// First in, first out: the oldest delivery in `first`, the rest behind it.
-#[derive(Default)]
-struct Queue {
-    first: Option<Delivery>,
-    rest: VecDeque<Delivery>,
-}
-
-impl Queue {
-    fn push(&mut self, delivery: Delivery) {
-        if self.first.is_none() {
-            self.first = Some(delivery);
-        } else {
-            self.rest.push_back(delivery);
-        }
-    }
-
-    fn pop(&mut self) -> Option<Delivery> {
-        let first = self.first.take()?;
-        self.first = self.rest.pop_front();
-        Some(first)
-    }
+/// The oldest delivery in `queue`, if any.
+fn pop(queue: &mut SmallVec<[Delivery; 1]>) -> Option<Delivery> {
+    (!queue.is_empty()).then(|| queue.remove(0))
 }
 
 impl Mailbox {
@@ -70,7 +55,7 @@ impl Mailbox {
 
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Delivery> {
         let mut state = self.lock();
-        if let Some(delivery) = state.queue.pop() {
+        if let Some(delivery) = pop(&mut state.queue) {
             return Poll::Ready(delivery);
         }
         match &mut state.waker {
@@ -83,7 +68,7 @@ impl Mailbox {
     /// The next delivery if one is there, without waiting.
     #[cfg(test)]
     pub(crate) fn try_take(&self) -> Option<Delivery> {
-        self.lock().queue.pop()
+        pop(&mut self.lock().queue)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -154,7 +139,7 @@ mod tests {
     fn one_delivery_allocates_no_queue() {
         let mailbox = Mailbox::default();
         mailbox.post(failed(0));
-        assert_eq!(mailbox.lock().queue.rest.capacity(), 0);
+        assert!(!mailbox.lock().queue.spilled());
         assert_eq!(mailbox.try_take().map(|d| d.attempt), Some(0));
     }
 
