@@ -301,7 +301,10 @@ mod tests {
     #[test]
     fn only_files_the_config_names_open() {
         let dir = dir_with(&[("a.txt", b"a\n"), ("secret", b"x\n")]);
-        let files = lists(&dir, r#"{"lists":[{"file":"a.txt"},{"file":"a.txt"}],"k":"secret"}"#);
+        let files = lists(
+            &dir,
+            r#"{"lists":[{"file":"a.txt"},{"file":"a.txt"}],"k":"secret"}"#,
+        );
         assert!(files.open("a.txt").is_ok());
         for name in ["secret", "../a.txt", "", "/etc/passwd"] {
             let e = files.open(name).err().unwrap();
@@ -313,8 +316,8 @@ mod tests {
     #[test]
     fn a_missing_file_fails_at_load_by_name() {
         let dir = dir_with(&[]);
-        let e = ListFiles::from_config(r#"{"lists":[{"file":"gone.txt"}]}"#, dir.path())
-            .unwrap_err();
+        let e =
+            ListFiles::from_config(r#"{"lists":[{"file":"gone.txt"}]}"#, dir.path()).unwrap_err();
         assert!(e.contains("gone.txt"), "{e}");
         assert!(ListFiles::from_config("not json", dir.path()).is_err());
     }

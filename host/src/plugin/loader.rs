@@ -13,12 +13,12 @@ use super::cpu_deadline::{thread_cpu_ns, CpuDeadline, Expiry};
 use super::engine::PluginEngine;
 use super::init_config::InitConfig;
 use super::instance::{Bindings, Instance};
+use super::lists::ListFiles;
 use super::precompiled::{Origin, PrecompiledCache};
 use super::sandbox;
 use super::state::HostState;
 use super::types::Hooks;
 use super::PluginError;
-use super::lists::ListFiles;
 use super::{v0_1, v0_2, v0_3};
 use crate::config::{OnError, PluginConfig};
 

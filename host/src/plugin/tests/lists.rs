@@ -30,7 +30,11 @@ fn a_v0_3_plugin_gets_its_config_as_written_and_older_ones_the_list_text() {
     let text: serde_json::Value = serde_json::from_str(&init_text(&f, old)).unwrap();
     assert_eq!(text["lists"][0]["content"], "ads.example\n");
     let new = v0_3_plugin(&f, "new", &echo, LIST);
-    assert_eq!(init_text(&f, new), LIST, "no content key, nothing rewritten");
+    assert_eq!(
+        init_text(&f, new),
+        LIST,
+        "no content key, nothing rewritten"
+    );
 }
 
 #[test]
