@@ -17,7 +17,7 @@ use super::pending::Registration;
 use super::tcp_pool::TcpPool;
 use super::udp::UdpChannel;
 use super::wire::{self, Outgoing};
-use crate::metrics::{Metrics, Proto};
+use crate::metrics::{Metrics, Proto, UpstreamRequests};
 
 const RCODE_SERVFAIL: u8 = 2;
 const RCODE_REFUSED: u8 = 5;
@@ -32,6 +32,7 @@ pub(crate) struct Upstream {
     tcp: TcpPool,
     tcp_only: bool,
     metrics: Arc<Metrics>,
+    requests: UpstreamRequests,
     pub(crate) health: Health,
     /// Attempts holding an ID here (late answers included), against `max_inflight`.
     inflight: AtomicUsize,
@@ -93,6 +94,7 @@ impl Upstream {
             Arc::clone(metrics),
             shutdown.clone(),
         );
+        let requests = metrics.upstream_requests(&label);
         let upstream = Upstream {
             addr,
             label,
@@ -101,6 +103,7 @@ impl Upstream {
             tcp,
             tcp_only,
             metrics: Arc::clone(metrics),
+            requests,
             health: Health::new(limits.failure_threshold, limits.cooldown),
             inflight: AtomicUsize::new(0),
             max_inflight: limits.max_inflight.max(1),
@@ -236,12 +239,12 @@ impl Upstream {
     pub(crate) fn answered(&self, proto: Proto, started: Instant) {
         let now = Instant::now();
         let rtt = now.saturating_duration_since(started);
-        self.metrics.record_upstream(&self.label, proto, Some(rtt));
+        self.requests.record(proto, Some(rtt));
         self.transition(self.health.success(rtt, now));
     }
 
     pub(crate) fn failed(&self, proto: Proto, kind: &'static str) {
-        self.metrics.record_upstream(&self.label, proto, None);
+        self.requests.record(proto, None);
         self.metrics.record_upstream_error(&self.label, kind);
         let timeout = kind == "timeout";
         self.transition(self.health.failure(timeout, Instant::now()));
@@ -249,7 +252,7 @@ impl Upstream {
 
     /// Sent, but the exchange ended before it could be answered or time out.
     pub(crate) fn abandoned(&self, proto: Proto) {
-        self.metrics.record_upstream(&self.label, proto, None);
+        self.requests.record(proto, None);
     }
 
     pub(crate) fn timed_out(&self, proto: Proto) {

@@ -85,7 +85,18 @@ async fn normal_answer() {
     assert_real_answer(&wire, "www.example.com");
     assert_eq!(up.queries(), 1);
     assert_eq!(pool.pending(), 0);
-    assert!(metrics.render().contains("wasmdns_upstream_requests_total"));
+    let text = metrics.render();
+    let label = up.addr.to_string();
+    let series = |name: &str, proto: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains(&label) && l.contains(proto))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    let requests = "wasmdns_upstream_requests_total{";
+    assert_eq!(series(requests, "proto=\"udp\""), Some(1), "{text}");
+    assert_eq!(series(requests, "proto=\"tcp\""), Some(0), "{text}");
+    let rtts = "wasmdns_upstream_duration_seconds_count{";
+    assert_eq!(series(rtts, ""), Some(1), "{text}");
 }
 
 #[tokio::test]
