@@ -24,22 +24,33 @@ wasmtime::component::bindgen!({
 pub use self::wasmdns::plugin::host::LogLevel;
 use exports::wasmdns::plugin::policy::{QueryVerdict, Reuse as WitReuse};
 
-/// The on-query verdict: v0.1's action plus how far it may be reused.
-pub fn query_verdict(v: QueryVerdict) -> (QueryAction, Reuse) {
-    let reuse = match v.reuse {
-        WitReuse::Once | WitReuse::Question(0) => Reuse::Once,
-        WitReuse::Question(secs) => Reuse::Question(secs),
-    };
-    (v0_1::query_action(v.action), reuse)
-}
+/// The conversions of the types each version from v0.2 on generates anew but
+/// declares identically (the verdict with its reuse, the log level). Expands in
+/// the version's adapter, where `QueryVerdict`, `WitReuse` and `LogLevel` name its
+/// own generated types.
+macro_rules! verdict_and_log_conversions {
+    () => {
+        /// The on-query verdict: v0.1's action plus how far it may be reused.
+        pub fn query_verdict(v: QueryVerdict) -> (QueryAction, Reuse) {
+            let reuse = match v.reuse {
+                WitReuse::Once | WitReuse::Question(0) => Reuse::Once,
+                WitReuse::Question(secs) => Reuse::Question(secs),
+            };
+            (v0_1::query_action(v.action), reuse)
+        }
 
-/// v0.2's log levels are v0.1's; the host logs both through one function.
-pub fn log_level(level: LogLevel) -> v0_1::LogLevel {
-    match level {
-        LogLevel::Trace => v0_1::LogLevel::Trace,
-        LogLevel::Debug => v0_1::LogLevel::Debug,
-        LogLevel::Info => v0_1::LogLevel::Info,
-        LogLevel::Warn => v0_1::LogLevel::Warn,
-        LogLevel::Error => v0_1::LogLevel::Error,
-    }
+        /// The log levels are v0.1's; the host logs every version through one function.
+        pub fn log_level(level: LogLevel) -> v0_1::LogLevel {
+            match level {
+                LogLevel::Trace => v0_1::LogLevel::Trace,
+                LogLevel::Debug => v0_1::LogLevel::Debug,
+                LogLevel::Info => v0_1::LogLevel::Info,
+                LogLevel::Warn => v0_1::LogLevel::Warn,
+                LogLevel::Error => v0_1::LogLevel::Error,
+            }
+        }
+    };
 }
+pub(super) use verdict_and_log_conversions;
+
+verdict_and_log_conversions!();

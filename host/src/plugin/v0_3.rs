@@ -3,8 +3,9 @@
 //! store's resource table.
 //!
 //! v0.3 keeps v0.2's `types`, `host` and `policy`, so the bindings reuse v0.1's
-//! generated types (`with` below) and every conversion but the verdict's is
-//! [`super::v0_1`]'s.
+//! generated types (`with` below), the conversions of the rest are v0.2's
+//! (expanded from its macro over this version's generated types), and everything
+//! else is [`super::v0_1`]'s.
 
 use wasmtime::component::Resource;
 
@@ -32,25 +33,7 @@ pub use self::wasmdns::plugin::host::LogLevel;
 use self::wasmdns::plugin::lists;
 use exports::wasmdns::plugin::policy::{QueryVerdict, Reuse as WitReuse};
 
-/// The on-query verdict: v0.1's action plus how far it may be reused.
-pub fn query_verdict(v: QueryVerdict) -> (QueryAction, Reuse) {
-    let reuse = match v.reuse {
-        WitReuse::Once | WitReuse::Question(0) => Reuse::Once,
-        WitReuse::Question(secs) => Reuse::Question(secs),
-    };
-    (v0_1::query_action(v.action), reuse)
-}
-
-/// v0.3's log levels are v0.1's; the host logs all through one function.
-pub fn log_level(level: LogLevel) -> v0_1::LogLevel {
-    match level {
-        LogLevel::Trace => v0_1::LogLevel::Trace,
-        LogLevel::Debug => v0_1::LogLevel::Debug,
-        LogLevel::Info => v0_1::LogLevel::Info,
-        LogLevel::Warn => v0_1::LogLevel::Warn,
-        LogLevel::Error => v0_1::LogLevel::Error,
-    }
-}
+super::v0_2::verdict_and_log_conversions!();
 
 impl wasmdns::plugin::host::Host for HostState {
     fn log(&mut self, level: LogLevel, message: String) {
