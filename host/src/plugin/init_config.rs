@@ -56,6 +56,18 @@ impl InitConfig {
         })
     }
 
+    /// The config exactly as written, for plugins that read their list files
+    /// themselves (WIT v0.3, [`super::lists`]): kept for good, like a config
+    /// without files.
+    pub fn as_written(raw: &str) -> InitConfig {
+        InitConfig {
+            raw: String::new(),
+            base: PathBuf::new(),
+            files: Vec::new(),
+            held: Mutex::new(Some(Arc::new(raw.to_string()))),
+        }
+    }
+
     /// The text for `init`: the one kept, or the files read again and checked
     /// against what was read at load time.
     pub fn text(&self) -> Result<Arc<String>, String> {

@@ -10,12 +10,13 @@ use super::cpu_deadline::CpuDeadline;
 use super::error::CallFailure;
 use super::state::HostState;
 use super::types::{ClientInfo, PluginRecord, QueryAction, QuestionView, ResponseAction, Reuse};
-use super::{v0_1, v0_2};
+use super::{v0_1, v0_2, v0_3};
 
 /// Typed exports, one variant per supported WIT version.
 pub enum Bindings {
     V0_1(v0_1::Plugin),
     V0_2(v0_2::Plugin),
+    V0_3(v0_3::Plugin),
 }
 
 pub struct Instance {
@@ -61,6 +62,10 @@ impl Instance {
                 .wasmdns_plugin_policy()
                 .call_on_query(&mut self.store, q, c)
                 .map(v0_2::query_verdict),
+            Bindings::V0_3(p) => p
+                .wasmdns_plugin_policy()
+                .call_on_query(&mut self.store, q, c)
+                .map(v0_3::query_verdict),
         };
         drop(running);
         result.map_err(|e| self.classify(&e))
@@ -83,6 +88,10 @@ impl Instance {
                     .call_on_response(&mut self.store, q, c, rcode, records)
             }
             Bindings::V0_2(p) => {
+                p.wasmdns_plugin_policy()
+                    .call_on_response(&mut self.store, q, c, rcode, records)
+            }
+            Bindings::V0_3(p) => {
                 p.wasmdns_plugin_policy()
                     .call_on_response(&mut self.store, q, c, rcode, records)
             }

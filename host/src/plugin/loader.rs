@@ -13,12 +13,13 @@ use super::cpu_deadline::{thread_cpu_ns, CpuDeadline, Expiry};
 use super::engine::PluginEngine;
 use super::init_config::InitConfig;
 use super::instance::{Bindings, Instance};
+use super::lists::ListFiles;
 use super::precompiled::{Origin, PrecompiledCache};
 use super::sandbox;
 use super::state::HostState;
 use super::types::Hooks;
 use super::PluginError;
-use super::{v0_1, v0_2};
+use super::{v0_1, v0_2, v0_3};
 use crate::config::{OnError, PluginConfig};
 
 /// Contract versions a component can export.
@@ -26,12 +27,14 @@ use crate::config::{OnError, PluginConfig};
 enum Version {
     V0_1,
     V0_2,
+    V0_3,
 }
 
 /// A component linked for the contract version it exports.
 enum Pre {
     V0_1(v0_1::PluginPre<HostState>),
     V0_2(v0_2::PluginPre<HostState>),
+    V0_3(v0_3::PluginPre<HostState>),
 }
 
 const POLICY_PREFIX: &str = "wasmdns:plugin/policy@";
@@ -49,6 +52,9 @@ pub struct PluginFactory {
     pre: Pre,
     /// What `init` gets; list files are read again for a rebuild (see [`InitConfig`]).
     config: InitConfig,
+    /// The list files `init` may open (v0.3; empty for older contracts, whose
+    /// files are in `config`).
+    lists: Arc<ListFiles>,
     memory_limit: usize,
     /// CPU time per call (see [`CpuDeadline`]).
     deadline: Duration,
@@ -97,6 +103,7 @@ impl PluginFactory {
         match version {
             Version::V0_1 => v0_1::Plugin::add_to_linker::<_, Data>(&mut linker, |s| s),
             Version::V0_2 => v0_2::Plugin::add_to_linker::<_, Data>(&mut linker, |s| s),
+            Version::V0_3 => v0_3::Plugin::add_to_linker::<_, Data>(&mut linker, |s| s),
         }
         .map_err(link)?;
         // Whatever else the component imports (sockets, ...) is denied: calling it traps.
@@ -106,14 +113,21 @@ impl PluginFactory {
         let pre = match version {
             Version::V0_1 => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(typed)?),
             Version::V0_2 => Pre::V0_2(v0_2::PluginPre::new(pre).map_err(typed)?),
+            Version::V0_3 => Pre::V0_3(v0_3::PluginPre::new(pre).map_err(typed)?),
         };
-        let config = InitConfig::read(&cfg.config_json, config_dir).map_err(|reason| {
-            PluginError::Config {
-                name: name.clone(),
-                file: file.clone(),
-                reason,
-            }
-        })?;
+        let config_err = |reason| PluginError::Config {
+            name: name.clone(),
+            file: file.clone(),
+            reason,
+        };
+        // v0.3 plugins stream their list files; older ones get them in the text.
+        let (config, lists) = if version >= Version::V0_3 {
+            let lists = ListFiles::from_config(&cfg.config_json, config_dir).map_err(config_err)?;
+            (InitConfig::as_written(&cfg.config_json), lists)
+        } else {
+            let config = InitConfig::read(&cfg.config_json, config_dir).map_err(config_err)?;
+            (config, ListFiles::default())
+        };
         Ok(PluginFactory {
             name: name.into(),
             file,
@@ -123,6 +137,7 @@ impl PluginFactory {
             engine: engine.clone(),
             pre,
             config,
+            lists: Arc::new(lists),
             memory_limit: cfg.memory_limit,
             deadline: cfg.deadline,
         })
@@ -136,7 +151,7 @@ impl PluginFactory {
 
     /// Whether its contract lets on-query verdicts be reused (WIT v0.2 `reuse`).
     pub fn may_reuse(&self) -> bool {
-        matches!(self.pre, Pre::V0_2(_))
+        !matches!(self.pre, Pre::V0_1(_))
     }
 
     /// The contract version it exports, for the admin API.
@@ -144,6 +159,7 @@ impl PluginFactory {
         match self.pre {
             Pre::V0_1(_) => "0.1",
             Pre::V0_2(_) => "0.2",
+            Pre::V0_3(_) => "0.3",
         }
     }
 
@@ -201,6 +217,13 @@ impl PluginFactory {
                 let init = p.wasmdns_plugin_policy().call_init(&mut store, config);
                 (Bindings::V0_2(p), init)
             }
+            Pre::V0_3(pre) => {
+                let p = pre.instantiate(&mut store).map_err(fail)?;
+                store.data_mut().begin_init(self.lists.clone());
+                let init = p.wasmdns_plugin_policy().call_init(&mut store, config);
+                store.data_mut().end_init();
+                (Bindings::V0_3(p), init)
+            }
         };
         drop(running);
         let init_err = |reason: String| PluginError::Init {
@@ -231,7 +254,9 @@ fn pick_version(engine: &PluginEngine, component: &Component) -> Result<Version,
         let Some(v) = name.strip_prefix(POLICY_PREFIX) else {
             continue;
         };
-        let version = if v.starts_with("0.2.") {
+        let version = if v.starts_with("0.3.") {
+            Version::V0_3
+        } else if v.starts_with("0.2.") {
             Version::V0_2
         } else if v.starts_with("0.1.") {
             Version::V0_1
@@ -244,10 +269,10 @@ fn pick_version(engine: &PluginEngine, component: &Component) -> Result<Version,
     match newest {
         Some(v) => Ok(v),
         None if found.is_empty() => Err(format!(
-            "missing export {POLICY_PREFIX}0.2.0 or 0.1.0 (not a wasmdns plugin)"
+            "missing export {POLICY_PREFIX}0.3.0, 0.2.0 or 0.1.0 (not a wasmdns plugin)"
         )),
         None => Err(format!(
-            "unsupported WIT version {} (this host supports 0.2.x and 0.1.x)",
+            "unsupported WIT version {} (this host supports 0.3.x, 0.2.x and 0.1.x)",
             found.join(", ")
         )),
     }

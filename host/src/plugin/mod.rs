@@ -1,5 +1,5 @@
 //! Wasm policy plugins (issue 3): every query passes through an ordered chain of
-//! sandboxed WebAssembly components implementing `wit/v0.2` (or `wit/v0.1`).
+//! sandboxed WebAssembly components implementing `wit/v0.3` (or v0.2, v0.1).
 //!
 //! | file | role |
 //! |---|---|
@@ -12,7 +12,8 @@
 //! | `instance` | one store + bindings; deadline per call; failure classification |
 //! | `cpu_deadline` | per-call deadline in thread CPU time, checked at epoch expiry |
 //! | `loader` | read, compile, link, check exports, init |
-//! | `init_config` | the text `init` gets: list `file`s read in, let go once the pool is full |
+//! | `init_config` | the text `init` gets: for v0.1/v0.2 list `file`s read in, let go once the pool is full |
+//! | `lists` | v0.3: the list files a config names, streamed to `init` in chunks of whole lines |
 //! | `sandbox` | WASI with nothing granted, non-blocking `wasi:io` |
 //! | `state`, `limiter` | store data, host `log`, memory limit over all memories |
 //! | `activity` | whether guest code runs, so the epoch ticker sleeps when none does |
@@ -21,6 +22,7 @@
 //! | `info` | what the admin API reports per plugin |
 //! | [`v0_1`] | bindings and conversions for `wasmdns:plugin@0.1.0` |
 //! | [`v0_2`] | `wasmdns:plugin@0.2.0`: v0.1's types, on-query verdicts with a reuse scope |
+//! | [`v0_3`] | `wasmdns:plugin@0.3.0`: v0.2 plus the `lists` import |
 
 mod activity;
 mod chain;
@@ -31,6 +33,7 @@ mod info;
 mod init_config;
 mod instance;
 mod limiter;
+pub mod lists;
 mod loader;
 mod memo;
 mod pool;
@@ -42,6 +45,7 @@ mod state;
 pub mod types;
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_3;
 
 pub use chain::PluginChain;
 pub use engine::{PluginEngine, EPOCH_TICK};

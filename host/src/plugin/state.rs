@@ -1,13 +1,15 @@
 //! [`HostState`]: the data of one plugin store — WASI context, resource table,
-//! memory limiter, CPU-time deadline, and the plugin's name for its log lines.
+//! memory limiter, CPU-time deadline, the plugin's name for its log lines, and
+//! during `init` the list files it may open (WIT v0.3).
 
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::cpu_deadline::CpuDeadline;
 use super::limiter::MemoryLimiter;
+use super::lists::{ListFiles, ListReader, MAX_OPEN};
 use super::sandbox::Sandboxed;
 use super::{v0_1, v0_2};
 
@@ -22,6 +24,11 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     /// Read by the store's epoch-deadline callback.
     pub deadline: CpuDeadline,
+    /// The list files `open` may open: set for `init` only, so that no query
+    /// waits on a disk read.
+    lists: Option<Arc<ListFiles>>,
+    /// Readers the guest holds (table reps), closed when `init` returns.
+    readers: Vec<u32>,
 }
 
 impl HostState {
@@ -34,7 +41,59 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
             deadline,
+            lists: None,
+            readers: Vec::new(),
         }
+    }
+
+    /// Lets `init` open `lists` (WIT v0.3).
+    pub fn begin_init(&mut self, lists: Arc<ListFiles>) {
+        self.lists = Some(lists);
+    }
+
+    /// After `init`: no more opens, and readers the guest still holds lose their
+    /// file (their descriptors would otherwise live as long as the instance).
+    pub fn end_init(&mut self) {
+        self.lists = None;
+        for rep in std::mem::take(&mut self.readers) {
+            if let Ok(reader) = self.table.get_mut(&Resource::<ListReader>::new_own(rep)) {
+                reader.close();
+            }
+        }
+    }
+
+    /// `lists.open`: the guest's errors are values, a full table is a trap.
+    pub fn open_list(
+        &mut self,
+        name: &str,
+    ) -> wasmtime::Result<Result<Resource<ListReader>, String>> {
+        let Some(lists) = &self.lists else {
+            return Ok(Err(format!("{name:?}: list files open only during init")));
+        };
+        if self.readers.len() >= MAX_OPEN {
+            return Ok(Err(format!(
+                "{name:?}: {MAX_OPEN} list files already open; drop one first"
+            )));
+        }
+        let reader = match lists.open(name) {
+            Ok(reader) => reader,
+            Err(e) => return Ok(Err(e)),
+        };
+        let handle = self.table.push(reader)?;
+        self.readers.push(handle.rep());
+        Ok(Ok(handle))
+    }
+
+    /// The reader behind a guest's handle.
+    pub fn list(&mut self, handle: &Resource<ListReader>) -> wasmtime::Result<&mut ListReader> {
+        Ok(self.table.get_mut(handle)?)
+    }
+
+    /// The guest dropped its handle.
+    pub fn close_list(&mut self, handle: Resource<ListReader>) -> wasmtime::Result<()> {
+        self.readers.retain(|&rep| rep != handle.rep());
+        self.table.delete(handle)?;
+        Ok(())
     }
 }
 

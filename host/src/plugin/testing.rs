@@ -1,5 +1,6 @@
 //! Test support: tiny hand-written WAT components implementing `wit/v0.1`, or
-//! `wit/v0.2` for a guest given a [`Reuse`] (see [`Guest::reusable`]).
+//! `wit/v0.2` for a guest given a [`Reuse`] (see [`Guest::reusable`]), or the
+//! same exported as `wit/v0.3` ([`Guest::wasm_v0_3`]; they import nothing).
 //!
 //! Memory map of the core module: 0x100 init result area, 0x200 on-query
 //! result area (v0.2: the query-action's 12 bytes, then the reuse at 0x20c),
@@ -105,6 +106,18 @@ impl Guest {
             msg
         );
         g
+    }
+
+    /// init fails with the config text it was given as the message, so a test
+    /// can see exactly what `init` got.
+    pub fn init_echoes_config() -> Guest {
+        Guest {
+            init: "(i32.store (i32.const 0x100) (i32.const 1)) \
+                   (i32.store (i32.const 0x104) (local.get 0)) \
+                   (i32.store (i32.const 0x108) (local.get 1)) (i32.const 0x100)"
+                .into(),
+            ..Guest::pass()
+        }
     }
 
     pub fn on_query_body(body: &str) -> Guest {
@@ -225,6 +238,12 @@ impl Guest {
             None => self.wasm_as("wasmdns:plugin/policy@0.1.0"),
             Some(_) => self.wasm_as("wasmdns:plugin/policy@0.2.0"),
         }
+    }
+
+    /// The component exporting v0.3's policy (v0.2's, so it needs a reuse).
+    pub fn wasm_v0_3(&self) -> Vec<u8> {
+        assert!(self.reuse.is_some(), "v0.3 verdicts carry a reuse");
+        self.wasm_as("wasmdns:plugin/policy@0.3.0")
     }
 
     pub fn wasm_as(&self, export: &str) -> Vec<u8> {

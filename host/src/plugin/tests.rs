@@ -513,4 +513,5 @@ fn missing_list_file_names_the_plugin() {
     assert!(e.contains("plugin bl") && e.contains("absent.txt"), "{e}");
 }
 
+mod lists;
 mod reuse;
