@@ -85,6 +85,15 @@ pub fn is_subdomain_of(name: &str, domain: &str) -> bool {
 /// and a folded-multiply hash costs a `__multi3` call per word there. Not keyed:
 /// use it for tables whose keys come from the config, which query names can
 /// probe but never grow.
+///
+/// Good enough to stand for a name (the blocklist keeps only this hash): each
+/// step `h -> rotl((h ^ word) * K, 31)` is a bijection of the 64-bit state for a
+/// fixed word and of the word for a fixed state (K is odd), and the finaliser is
+/// a bijection too, so two inputs of the same length never share a hash; for
+/// inputs of different lengths (the length seeds the state) the finaliser's full
+/// avalanche leaves a chance of ≈ 2^-64 per pair. It is invertible, though:
+/// anyone can construct a string with a given hash, so never let a match on it
+/// alone grant anything.
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = (bytes.len() as u64).wrapping_mul(K);
