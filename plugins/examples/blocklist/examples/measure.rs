@@ -90,7 +90,10 @@ fn main() {
     let hit_ns = time_lookups(&plugin, &hits, true);
     let miss_ns = time_lookups(&plugin, &misses, false);
 
-    println!("names loaded:           {names}");
+    println!(
+        "names loaded:           {names} ({:?})",
+        plugin.reports()[0]
+    );
     println!("hosts file:             {:.1} MiB", mib(file_bytes));
     println!(
         "load (read + parse + build): {:.0} ms",

@@ -9,10 +9,10 @@
 //! | module        | what                                                        |
 //! |---------------|-------------------------------------------------------------|
 //! | `config`      | the `[plugin.config]` table; a list is a `file` or `content` |
-//! | `load`        | [`Loader`]: streams list files chunk by chunk into the sets  |
+//! | `load`        | `Loader`: streams list files chunk by chunk into the sets  |
 //! | `parse`       | the hosts, domains and adblock line parsers and their report |
-//! | `fingerprint` | [`FingerprintSet`]: block sets as sorted 64-bit hashes, ~9 bytes per name |
-//! | `allow`       | [`AllowSet`]: the allowlist, names kept so every match is exact |
+//! | `fingerprint` | `FingerprintSet`: block sets as sorted 64-bit hashes, ~9 bytes per name |
+//! | `allow`       | `AllowSet`: the allowlist, names kept so every match is exact |
 
 mod allow;
 mod config;
@@ -22,10 +22,10 @@ mod parse;
 
 use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question, Reuse};
 
-pub use allow::AllowSet;
+use allow::AllowSet;
 pub use config::{BlockStyle, Config, ListConfig, ListFormat, MatchMode};
-pub use fingerprint::FingerprintSet;
-pub use load::{Loader, CHUNK};
+use fingerprint::FingerprintSet;
+use load::{Loader, CHUNK};
 pub use parse::ParseReport;
 
 /// The loaded lists.
@@ -35,18 +35,21 @@ pub struct Blocklist {
     subdomain: FingerprintSet,
     allow: AllowSet,
     verdict: Block,
+    /// What each list held, in config order.
+    reports: Vec<ParseReport>,
 }
 
 impl Blocklist {
-    /// Builds the plugin, reading list files `chunk` bytes at a time ([`CHUNK`]
+    /// Builds the plugin, reading list files `chunk` bytes at a time (`CHUNK`
     /// in the component; tests pass small values to cross many chunks).
-    pub fn with_chunk(config: &Config, chunk: u32) -> Result<Self, String> {
+    fn with_chunk(config: &Config, chunk: u32) -> Result<Self, String> {
         let sets = Loader::build(config, chunk)?;
         Ok(Blocklist {
             exact: sets.exact,
             subdomain: sets.subdomain,
             allow: sets.allow,
             verdict: config.block.verdict(),
+            reports: sets.reports,
         })
     }
 
@@ -54,6 +57,11 @@ impl Blocklist {
     pub fn is_blocked(&self, name: &str) -> bool {
         let listed = self.exact.contains(name) || self.subdomain.contains_suffix_of(name);
         listed && !self.allow.contains_suffix_of(name)
+    }
+
+    /// What each of the config's `lists` held (names, malformed lines), in order.
+    pub fn reports(&self) -> &[ParseReport] {
+        &self.reports
     }
 
     /// Distinct names held (block + allow) and the heap bytes the sets use.

@@ -265,6 +265,7 @@ fn a_file_streamed_in_small_chunks_gives_the_same_sets_as_content() {
         assert_eq!(sets.reports, reference.reports, "chunk {chunk}");
         assert_eq!(sets.subdomain.len(), 6001, "chunk {chunk}");
         let p = Blocklist::with_chunk(&streamed, chunk).unwrap();
+        assert_eq!(p.reports(), reference.reports);
         assert!((0..3000).all(|i| p.is_blocked(&format!("www.n{i}.zone{}.test", i % 13))));
         assert!(
             p.is_blocked("last.test") && !p.is_blocked("localhost") && !p.is_blocked("bad.test")
