@@ -52,6 +52,8 @@ pub struct Loader {
     exact: FingerprintBuilder,
     subdomain: FingerprintBuilder,
     allow: AllowSet,
+    /// The name being added, in host spelling; reused.
+    name: Vec<u8>,
     /// Bytes per read of a list file ([`CHUNK`]; tests use tiny ones).
     chunk: u32,
 }
@@ -63,6 +65,7 @@ impl Loader {
             exact: FingerprintBuilder::default(),
             subdomain: FingerprintBuilder::default(),
             allow: AllowSet::default(),
+            name: Vec::with_capacity(MAX_NAME_LEN),
             chunk,
         };
         let mut reports = Vec::with_capacity(config.lists.len());
@@ -120,21 +123,14 @@ impl Loader {
     /// Adds `raw` (one trailing dot dropped, lower-cased) to the set of `kind`;
     /// false when it is not a valid name.
     fn add(&mut self, raw: &str, kind: Kind) -> bool {
-        let trimmed = raw.strip_suffix('.').unwrap_or(raw);
-        if !name::is_valid(trimmed) {
+        if !name::normalize_into(raw, &mut self.name) {
             return false;
         }
-        // `is_valid` bounds the length and allows ASCII only.
-        let mut buf = [0u8; MAX_NAME_LEN];
-        let Some(lower) = buf.get_mut(..trimmed.len()) else {
-            return false;
-        };
-        lower.copy_from_slice(trimmed.as_bytes());
-        lower.make_ascii_lowercase();
         match kind {
-            Kind::Exact => self.exact.insert(lower),
-            Kind::Subdomain => self.subdomain.insert(lower),
-            Kind::Allow => match std::str::from_utf8(lower) {
+            Kind::Exact => self.exact.insert(&self.name),
+            Kind::Subdomain => self.subdomain.insert(&self.name),
+            // Valid names are ASCII.
+            Kind::Allow => match std::str::from_utf8(&self.name) {
                 Ok(name) => self.allow.insert(name),
                 Err(_) => return false,
             },
