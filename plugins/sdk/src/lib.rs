@@ -1,4 +1,4 @@
-//! The Rust guest SDK for wasmdns policy plugins (WIT `wasmdns:plugin@0.2.0`).
+//! The Rust guest SDK for wasmdns policy plugins (WIT `wasmdns:plugin@0.3.0`).
 //!
 //! A plugin is a type implementing [`Plugin`] plus one [`export_plugin!`] line:
 //!
@@ -40,6 +40,7 @@
 //! | [`log`]     | logging through the host (`log::info!`)                        |
 //! | [`name`]    | name normalisation and the suffix walk for subdomain matching  |
 //! | [`hosts`]   | a hosts-file parser                                            |
+//! | [`lists`]   | the list files the config names, streamed in chunks of whole lines |
 //! | `runtime`   | config parsing ([`load`], the same path the component uses)    |
 //! | `glue`, `bindings` | wasm32 only, hidden: the generated bindings and their mapping |
 //!
@@ -52,6 +53,7 @@ extern crate self as wasmdns_plugin_sdk;
 
 mod action;
 pub mod hosts;
+pub mod lists;
 pub mod log;
 pub mod name;
 mod plugin;
@@ -82,7 +84,7 @@ pub mod __private {
     pub use wit_bindgen;
 }
 
-/// Exports a [`Plugin`] type as the component's `wasmdns:plugin/policy@0.2.0`.
+/// Exports a [`Plugin`] type as the component's `wasmdns:plugin/policy@0.3.0`.
 ///
 /// Use it once per crate (a component is one plugin). On wasm32 it keeps one
 /// instance in a static (initialised by the host's `init` call, with the

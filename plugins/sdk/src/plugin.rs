@@ -35,10 +35,11 @@ pub trait Plugin: Sized + 'static {
     /// Builds the plugin from the host's JSON rendering of `[plugin.config]`,
     /// handed over by value. The default parses it into `Self::Config` (empty or
     /// `null` meaning `Default`) and calls [`Plugin::init`]. Override it when the
-    /// config is large (e.g. list contents of tens of MiB): the plugin may then
+    /// config text itself is large (inline data of MiBs): the plugin may then
     /// borrow from the text or reuse its buffer instead of holding a decoded copy,
     /// since wasm linear memory never shrinks and a plugin's peak during init is
-    /// the memory it keeps.
+    /// the memory it keeps. Large lists belong in files instead, read with
+    /// [`crate::lists::ListFile`]: the host never inlines them.
     fn from_json(config_json: String) -> Result<Self, String> {
         Self::init(crate::runtime::parse_config::<Self::Config>(&config_json)?)
     }

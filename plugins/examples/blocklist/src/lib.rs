@@ -1,51 +1,74 @@
-//! wasmdns example plugin `blocklist`: blocks names from inline lists, hosts
+//! wasmdns example plugin `blocklist`: blocks names from inline names, hosts
 //! files, plain domain lists and adblock filters, with an allowlist.
 //!
 //! A query is blocked when its name is listed (exact entries) or lies below a
 //! listed name (subdomain entries, the default), unless it lies below an allowed
-//! name. The names live in one arena built over the config text (`arena`,
-//! `load`); three [`NameTable`]s index it; a lookup hashes each suffix of the
-//! name (`www.ads.example.com`, `ads.example.com`, `example.com`, `com`).
+//! name. A lookup walks the name's suffixes (`www.ads.example.com`,
+//! `ads.example.com`, `example.com`, `com`).
+//!
+//! | module        | what                                                        |
+//! |---------------|-------------------------------------------------------------|
+//! | `config`      | the `[plugin.config]` table; a list is a `file` or `content` |
+//! | `load`        | `Loader`: streams list files chunk by chunk into the sets  |
+//! | `parse`       | the hosts, domains and adblock line parsers and their report |
+//! | `fingerprint` | `FingerprintSet`: block sets as sorted 64-bit hashes, ~9 bytes per name |
+//! | `allow`       | `AllowSet`: the allowlist, names kept so every match is exact |
 
-mod arena;
+mod allow;
 mod config;
-mod json;
+mod fingerprint;
 mod load;
 mod parse;
-mod set;
 
 use wasmdns_plugin_sdk::{export_plugin, Block, Client, Plugin, QueryAction, Question, Reuse};
 
+use allow::AllowSet;
 pub use config::{BlockStyle, Config, ListConfig, ListFormat, MatchMode};
+use fingerprint::FingerprintSet;
+use load::{Loader, CHUNK};
 pub use parse::ParseReport;
-pub use set::{hash_bytes, NameTable};
 
 /// The loaded lists.
 #[derive(Debug)]
 pub struct Blocklist {
-    /// Every stored name; the tables hold offsets into it.
-    arena: Vec<u8>,
-    exact: NameTable,
-    subdomain: NameTable,
-    allow: NameTable,
+    exact: FingerprintSet,
+    subdomain: FingerprintSet,
+    allow: AllowSet,
     verdict: Block,
+    /// What each list held, in config order.
+    reports: Vec<ParseReport>,
 }
 
 impl Blocklist {
-    /// True when `name` (host spelling) must be blocked.
-    pub fn is_blocked(&self, name: &str) -> bool {
-        let arena = &self.arena;
-        let listed =
-            self.exact.contains(arena, name) || self.subdomain.contains_suffix_of(arena, name);
-        listed && !self.allow.contains_suffix_of(arena, name)
+    /// Builds the plugin, reading list files `chunk` bytes at a time (`CHUNK`
+    /// in the component; tests pass small values to cross many chunks).
+    fn with_chunk(config: &Config, chunk: u32) -> Result<Self, String> {
+        let sets = Loader::build(config, chunk)?;
+        Ok(Blocklist {
+            exact: sets.exact,
+            subdomain: sets.subdomain,
+            allow: sets.allow,
+            verdict: config.block.verdict(),
+            reports: sets.reports,
+        })
     }
 
-    /// Distinct names held (block + allow) and the heap they use (arena + tables).
+    /// True when `name` (host spelling) must be blocked.
+    pub fn is_blocked(&self, name: &str) -> bool {
+        let listed = self.exact.contains(name) || self.subdomain.contains_suffix_of(name);
+        listed && !self.allow.contains_suffix_of(name)
+    }
+
+    /// What each of the config's `lists` held (names, malformed lines), in order.
+    pub fn reports(&self) -> &[ParseReport] {
+        &self.reports
+    }
+
+    /// Distinct names held (block + allow) and the heap bytes the sets use.
     pub fn stats(&self) -> (usize, usize) {
-        let tables = [&self.exact, &self.subdomain, &self.allow];
         (
-            tables.iter().map(|t| t.len()).sum(),
-            self.arena.capacity() + tables.iter().map(|t| t.heap_bytes()).sum::<usize>(),
+            self.exact.len() + self.subdomain.len() + self.allow.len(),
+            self.exact.heap_bytes() + self.subdomain.heap_bytes() + self.allow.heap_bytes(),
         )
     }
 }
@@ -53,23 +76,8 @@ impl Blocklist {
 impl Plugin for Blocklist {
     type Config = Config;
 
-    /// The typed path (tests, other Rust callers): re-encoded and loaded like the
-    /// host's JSON, so that both paths share one loader.
     fn init(config: Config) -> Result<Self, String> {
-        let json = serde_json::to_string(&config).map_err(|e| format!("invalid config: {e}"))?;
-        Self::from_json(json)
-    }
-
-    /// The host's path: the config text becomes the name arena (see `load`).
-    fn from_json(config_json: String) -> Result<Self, String> {
-        let (sets, block) = load::build(config_json)?;
-        Ok(Blocklist {
-            arena: sets.arena,
-            exact: sets.exact,
-            subdomain: sets.subdomain,
-            allow: sets.allow,
-            verdict: block.verdict(),
-        })
+        Self::with_chunk(&config, CHUNK)
     }
 
     fn on_query(&self, question: &Question, _client: &Client) -> QueryAction {

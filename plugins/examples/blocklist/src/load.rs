@@ -1,218 +1,167 @@
-//! Building the sets from the config JSON without a decoded copy of it.
+//! `Loader`: builds the block and allow sets from the config, streaming list
+//! files a chunk at a time.
 //!
-//! First the JSON is parsed borrowing: list contents and inline names are only
-//! located (`RawValue`s pointing into the text). Then the string literals are
-//! read in text order, a line at a time, and their names written over the text
-//! already read (see `arena`). Peak memory: the config text plus one line plus
-//! the tables, which reuse the text's freed tail.
+//! Nothing of a list's text outlives its chunk: each line is parsed, each name
+//! lower-cased into a stack buffer and hashed (block sets) or copied (allowlist).
+//! The instance's peak is the sets under construction plus one chunk, not the
+//! list file, which matters because wasm memory never shrinks after `init`.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use wasmdns_plugin_sdk::lists::ListFile;
 use wasmdns_plugin_sdk::log;
+use wasmdns_plugin_sdk::name::{self, MAX_NAME_LEN};
 
-use crate::arena::{ArenaWriter, Sets, ALLOW, EXACT, SUBDOMAIN};
-use crate::config::{BlockStyle, ListFormat, MatchMode};
-use crate::json::{self, LineEnd};
+use crate::allow::AllowSet;
+use crate::config::{Config, ListConfig, ListFormat, ListSource, MatchMode};
+use crate::fingerprint::{FingerprintBuilder, FingerprintSet};
 use crate::parse::{ParseReport, Rule, Sink};
 
-/// [`crate::Config`], borrowing from the JSON text instead of decoding it.
-#[derive(Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawConfig<'a> {
-    #[serde(borrow)]
-    domains: Vec<&'a RawValue>,
-    #[serde(borrow)]
-    lists: Vec<RawList<'a>>,
-    #[serde(borrow)]
-    allow: Vec<&'a RawValue>,
-    block: BlockStyle,
-    #[serde(rename = "match")]
-    match_mode: MatchMode,
+/// Bytes asked of the host per read: large enough that the per-chunk crossing
+/// is noise, small enough to be nothing next to the sets.
+pub const CHUNK: u32 = 64 * 1024;
+
+/// The sets a config describes.
+#[derive(Debug)]
+pub struct Sets {
+    pub exact: FingerprintSet,
+    pub subdomain: FingerprintSet,
+    pub allow: AllowSet,
+    /// What each of `lists` held, in config order (also logged).
+    pub reports: Vec<ParseReport>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawList<'a> {
-    format: ListFormat,
-    #[serde(borrow)]
-    content: &'a RawValue,
-    #[serde(default)]
-    file: Option<String>,
-    #[serde(default, rename = "match")]
-    match_mode: Option<MatchMode>,
+/// Which set a name goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Exact,
+    Subdomain,
+    Allow,
 }
 
-/// One string literal to read, where it starts in the text and what it holds.
-struct Source {
-    start: usize,
-    what: What,
-}
-
-enum What {
-    /// `domains[index]` or `allow[index]`: must be a valid name.
-    Inline {
-        key: &'static str,
-        index: usize,
-        kind: u8,
-    },
-    /// `lists[index]`: lines of `format`; blocked names go to `kind`.
-    List {
-        index: usize,
-        format: ListFormat,
-        kind: u8,
-        label: String,
-    },
-}
-
-fn kind_of(mode: MatchMode) -> u8 {
-    match mode {
-        MatchMode::Exact => EXACT,
-        MatchMode::Subdomain => SUBDOMAIN,
-    }
-}
-
-/// Parses `config` (taking its buffer) into the sets and the block style.
-pub fn build(config: String) -> Result<(Sets, BlockStyle), String> {
-    let (mut sources, block) = locate(&config)?;
-    sources.sort_unstable_by_key(|s| s.start);
-    let mut reader = Reader {
-        writer: ArenaWriter::new(config.into_bytes()),
-        line: Vec::with_capacity(256),
-    };
-    for source in &sources {
-        reader.read(source)?;
-    }
-    Ok((reader.writer.finish(), block))
-}
-
-/// The borrowing pass: where each literal starts, and the small settings.
-fn locate(config: &str) -> Result<(Vec<Source>, BlockStyle), String> {
-    let trimmed = config.trim();
-    let raw: RawConfig = if trimmed.is_empty() || trimmed == "null" {
-        RawConfig::default()
-    } else {
-        serde_json::from_str(config).map_err(|e| format!("invalid config: {e}"))?
-    };
-    let base = config.as_ptr() as usize;
-    let start = |v: &RawValue| v.get().as_ptr() as usize - base;
-    let mut sources = Vec::with_capacity(raw.domains.len() + raw.allow.len() + raw.lists.len());
-    let inline_kind = kind_of(raw.match_mode);
-    for (key, values, kind) in [
-        ("domains", &raw.domains, inline_kind),
-        ("allow", &raw.allow, ALLOW),
-    ] {
-        for (index, v) in values.iter().enumerate() {
-            let what = What::Inline { key, index, kind };
-            sources.push(Source {
-                start: start(v),
-                what,
-            });
+impl From<MatchMode> for Kind {
+    fn from(mode: MatchMode) -> Kind {
+        match mode {
+            MatchMode::Exact => Kind::Exact,
+            MatchMode::Subdomain => Kind::Subdomain,
         }
     }
-    for (index, list) in raw.lists.into_iter().enumerate() {
-        let kind = kind_of(list.match_mode.unwrap_or(raw.match_mode));
-        let label = list.file.unwrap_or_else(|| "inline content".into());
-        let what = What::List {
-            index,
-            format: list.format,
-            kind,
-            label,
+}
+
+/// The sets being built.
+#[derive(Debug)]
+pub struct Loader {
+    exact: FingerprintBuilder,
+    subdomain: FingerprintBuilder,
+    allow: AllowSet,
+    /// The name being added, in host spelling; reused.
+    name: Vec<u8>,
+    /// Bytes per read of a list file ([`CHUNK`]; tests use tiny ones).
+    chunk: u32,
+}
+
+impl Loader {
+    /// Reads every name `config` gives, lists included, `chunk` bytes per read.
+    pub fn build(config: &Config, chunk: u32) -> Result<Sets, String> {
+        let mut loader = Loader {
+            exact: FingerprintBuilder::default(),
+            subdomain: FingerprintBuilder::default(),
+            allow: AllowSet::default(),
+            name: Vec::with_capacity(MAX_NAME_LEN),
+            chunk,
         };
-        sources.push(Source {
-            start: start(list.content),
-            what,
-        });
+        let mut reports = Vec::with_capacity(config.lists.len());
+        let inline = Kind::from(config.match_mode);
+        for (key, names, kind) in [
+            ("domains", &config.domains, inline),
+            ("allow", &config.allow, Kind::Allow),
+        ] {
+            for (index, raw) in names.iter().enumerate() {
+                if !loader.add(raw, kind) {
+                    return Err(format!(
+                        "bad config: {key}[{index}] = {raw:?} is not a domain name"
+                    ));
+                }
+            }
+        }
+        for (index, list) in config.lists.iter().enumerate() {
+            let kind = Kind::from(list.match_mode.unwrap_or(config.match_mode));
+            reports.push(loader.list(index, list, kind)?);
+        }
+        Ok(Sets {
+            exact: loader.exact.finish(),
+            subdomain: loader.subdomain.finish(),
+            allow: loader.allow,
+            reports,
+        })
     }
-    Ok((sources, raw.block))
+
+    /// Reads one list, logs what it found.
+    fn list(&mut self, index: usize, list: &ListConfig, kind: Kind) -> Result<ParseReport, String> {
+        let mut report = ParseReport::default();
+        let mut sink = ListSink { loader: self, kind };
+        let label = match list.source(index)? {
+            ListSource::Content(text) => {
+                for (i, line) in text.lines().enumerate() {
+                    sink.line(&mut report, list.format, i + 1, line.as_bytes());
+                }
+                "inline content"
+            }
+            ListSource::File(file) => {
+                let fail = |e: String| format!("lists[{index}].file: {e}");
+                let mut lines = ListFile::open(file).map_err(fail)?.lines(sink.loader.chunk);
+                let mut number = 0;
+                while let Some(line) = lines.next_line().map_err(fail)? {
+                    number += 1;
+                    sink.line(&mut report, list.format, number, line);
+                }
+                file
+            }
+        };
+        log_report(index, label, &report);
+        Ok(report)
+    }
+
+    /// Adds `raw` (one trailing dot dropped, lower-cased) to the set of `kind`;
+    /// false when it is not a valid name.
+    fn add(&mut self, raw: &str, kind: Kind) -> bool {
+        if !name::normalize_into(raw, &mut self.name) {
+            return false;
+        }
+        match kind {
+            Kind::Exact => self.exact.insert(&self.name),
+            Kind::Subdomain => self.subdomain.insert(&self.name),
+            // Valid names are ASCII.
+            Kind::Allow => match std::str::from_utf8(&self.name) {
+                Ok(name) => self.allow.insert(name),
+                Err(_) => return false,
+            },
+        }
+        true
+    }
 }
 
-/// Reads literals from the writer's own buffer.
-struct Reader {
-    writer: ArenaWriter,
-    /// The current line, unescaped; reused.
-    line: Vec<u8>,
-}
-
-/// The writer plus the reader's position: what the parsers store names into.
+/// What the list parsers store names into: block rules go to the list's set.
 struct ListSink<'a> {
-    writer: &'a mut ArenaWriter,
-    read: usize,
-    block_kind: u8,
+    loader: &'a mut Loader,
+    kind: Kind,
+}
+
+impl ListSink<'_> {
+    /// Parses line `number` (1-based); a line that is not UTF-8 is skipped.
+    fn line(&mut self, report: &mut ParseReport, format: ListFormat, number: usize, line: &[u8]) {
+        match std::str::from_utf8(line) {
+            Ok(text) => report.line(format, number, text, self),
+            Err(_) => report.skip(number),
+        }
+    }
 }
 
 impl Sink for ListSink<'_> {
     fn add(&mut self, name: &str, rule: Rule) -> bool {
         let kind = match rule {
-            Rule::Block => self.block_kind,
-            Rule::Allow => ALLOW,
+            Rule::Block => self.kind,
+            Rule::Allow => Kind::Allow,
         };
-        self.writer.push(name, kind, self.read)
-    }
-}
-
-impl Reader {
-    fn read(&mut self, source: &Source) -> Result<(), String> {
-        match &source.what {
-            What::Inline { key, index, kind } => self.inline(source.start, key, *index, *kind),
-            What::List {
-                index,
-                format,
-                kind,
-                label,
-            } => {
-                let report = self
-                    .list(source.start, *format, *kind)
-                    .map_err(|e| format!("invalid config: lists[{index}].content: {e:?}"))?;
-                log_report(*index, label, &report);
-                Ok(())
-            }
-        }
-    }
-
-    /// A hand-written name: anything but a valid name is an init error.
-    fn inline(&mut self, start: usize, key: &str, index: usize, kind: u8) -> Result<(), String> {
-        let bad =
-            |text: &str| format!("bad config: {key}[{index}] = {text:?} is not a domain name");
-        let buf = self.writer.buffer();
-        let mut pos = json::open(buf, start)
-            .map_err(|_| format!("invalid config: {key}[{index}] is not a string"))?;
-        let end = json::next_line(buf, &mut pos, &mut self.line)
-            .map_err(|e| format!("invalid config: {key}[{index}]: {e:?}"))?;
-        let text = String::from_utf8_lossy(&self.line);
-        if end != LineEnd::End || !self.writer.push(&text, kind, pos) {
-            return Err(bad(&text));
-        }
-        Ok(())
-    }
-
-    fn list(
-        &mut self,
-        start: usize,
-        format: ListFormat,
-        kind: u8,
-    ) -> Result<ParseReport, json::JsonError> {
-        let mut pos = json::open(self.writer.buffer(), start)?;
-        let mut report = ParseReport::default();
-        for number in 1.. {
-            let end = json::next_line(self.writer.buffer(), &mut pos, &mut self.line)?;
-            // Escapes decode to whole characters and runs split at ASCII bytes,
-            // so a line of a valid JSON text is valid UTF-8.
-            match std::str::from_utf8(&self.line) {
-                Ok(text) => {
-                    let mut sink = ListSink {
-                        writer: &mut self.writer,
-                        read: pos,
-                        block_kind: kind,
-                    };
-                    report.line(format, number, text, &mut sink);
-                }
-                Err(_) => report.skip(number),
-            }
-            if end == LineEnd::End {
-                break;
-            }
-        }
-        Ok(report)
+        self.loader.add(name, kind)
     }
 }
 

@@ -3,7 +3,7 @@
 //! ```toml
 //! [plugin.config]
 //! ttl = 300                                          # TTL of local answers
-//! hosts = "192.168.1.10 nas.lan nas\n"               # hosts-file text (the host may read it from a file)
+//! hosts = "192.168.1.10 nas.lan nas\n"               # hosts-file text, inline
 //! filter_aaaa = ["example.org"]                      # drop AAAA answers at and below these names
 //! [plugin.config.local]
 //! "router.lan" = ["192.168.1.1", "fd00::1"]          # A / AAAA values
