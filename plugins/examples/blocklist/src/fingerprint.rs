@@ -9,18 +9,25 @@
 //! plus the name text (~28 MB) that a verified hash table needed at 1M names.
 //!
 //! The names themselves are not kept, so a lookup cannot verify a match: an
-//! unlisted name whose hash equals a listed name's is taken as listed. With the
-//! SDK's `hash_bytes` two names of the same length never share a hash (each step
-//! of it is a bijection of its 64-bit state, see its doc), and names of different
-//! lengths share one with probability ≈ 2^-64 per pair, so a lookup in a set of
-//! n names errs with probability ≈ n/2^64 — 5e-14 at 1M names, about one wrong
-//! block per 20 trillion queries. A wrong match here can only block a name, never
-//! let a blocked one through. That is not true of an allowlist, where a wrong
-//! match would unblock, and where the hash being unkeyed (and invertible) lets
-//! the owner of a blocked domain search for a subdomain of it whose hash equals
-//! a known allowed name's: the allowlist therefore keeps its names (`allow`).
+//! unlisted name whose hash equals a listed name's is taken as listed. The hash
+//! is SipHash-1-3 under a random 128-bit key drawn per set (std's `RandomState`,
+//! seeded through `wasi:random`), so it behaves as a random function of the name
+//! that nobody outside the instance can compute: a lookup in a set of n names
+//! errs with probability ≈ n/2^64, 5e-14 at 1M names, about one wrong block per
+//! 20 trillion queries, and a wrong match can only block, never let a blocked
+//! name through.
+//!
+//! Why keyed, and not the SDK's faster `hash_bytes`: that hash is public and
+//! invertible, so anyone could compute a valid-looking name whose hash equals
+//! `bank.example`'s and get it into a community blocklist; every proxy loading
+//! that list would then block the bank. With a secret key per instance, a
+//! collision cannot be aimed. (Seeding `hash_bytes` would not do: its first step
+//! lets a chosen difference in the first word cancel the seed.) The cost is a few
+//! tens of nanoseconds per name hashed, at load and per suffix looked up. The
+//! allowlist goes further and keeps its names (`allow`): a wrong match there
+//! would unblock.
 
-use wasmdns_plugin_sdk::name::hash_bytes;
+use std::hash::{BuildHasher, RandomState};
 
 /// Target number of hashes per directory bucket.
 const PER_BUCKET: usize = 4;
@@ -28,7 +35,7 @@ const PER_BUCKET: usize = 4;
 /// A set of names (host spelling: lower-case, no trailing dot) as fingerprints.
 #[derive(Debug, Default, Clone)]
 pub struct FingerprintSet {
-    /// Sorted, distinct `hash_bytes` of the names.
+    /// Sorted, distinct hashes of the names under `key`.
     hashes: Vec<u64>,
     /// `directory[b]` is the index of the first hash whose top `bits` bits are
     /// `>= b`; one entry past the last bucket closes it.
@@ -38,6 +45,8 @@ pub struct FingerprintSet {
     /// Bit `k` set when some name has `k` labels (127 stands for "127 or more"):
     /// the suffix walk skips suffixes no name can match (usually the TLD).
     label_counts: u128,
+    /// The secret SipHash key of this set's hashes.
+    key: RandomState,
 }
 
 /// Collects the hashes of a set's names while the lists are read.
@@ -45,12 +54,14 @@ pub struct FingerprintSet {
 pub struct FingerprintBuilder {
     hashes: Vec<u64>,
     label_counts: u128,
+    /// Drawn here, handed to the set.
+    key: RandomState,
 }
 
 impl FingerprintBuilder {
     /// Adds `name` (host spelling); duplicates are dropped by [`Self::finish`].
     pub fn insert(&mut self, name: &[u8]) {
-        self.hashes.push(hash_bytes(name));
+        self.hashes.push(self.key.hash_one(name));
         self.label_counts |= label_bit(name);
     }
 
@@ -59,6 +70,7 @@ impl FingerprintBuilder {
         let FingerprintBuilder {
             mut hashes,
             label_counts,
+            key,
         } = self;
         hashes.sort_unstable();
         hashes.dedup();
@@ -84,6 +96,7 @@ impl FingerprintBuilder {
             directory,
             bits,
             label_counts,
+            key,
         }
     }
 }
@@ -130,7 +143,7 @@ impl FingerprintSet {
     }
 
     fn contains_bytes(&self, name: &[u8]) -> bool {
-        let hash = hash_bytes(name);
+        let hash = self.key.hash_one(name);
         let bucket = bucket_of(hash, self.bits);
         let (Some(&from), Some(&to)) = (self.directory.get(bucket), self.directory.get(bucket + 1))
         else {
@@ -185,6 +198,15 @@ mod tests {
         assert!(!s.contains_suffix_of("badtracker.net"));
         assert!(!s.contains_suffix_of("net"));
         assert!(!s.contains_suffix_of(""));
+    }
+
+    #[test]
+    fn each_set_hashes_under_its_own_secret_key() {
+        let names = ["ads.example.com", "tracker.net", "x.y.z.test"];
+        let (a, b) = (set(&names), set(&names));
+        assert_ne!(a.hashes, b.hashes, "the same names, different fingerprints");
+        assert!(names.iter().all(|n| a.contains(n) && b.contains(n)));
+        assert!(!a.contains("example.com") && !b.contains("example.com"));
     }
 
     #[test]
