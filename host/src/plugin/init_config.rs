@@ -1,5 +1,7 @@
-//! `InitConfig`: the text a plugin's `init` gets, its list files read in, held in
-//! memory only while instances are being built.
+//! `InitConfig`: the text a plugin's `init` gets. For WIT v0.1/v0.2 plugins its
+//! list files are read in, and held in memory only while instances are being
+//! built; a v0.3 plugin gets the config as written and streams its files itself
+//! ([`super::lists`]).
 //!
 //! A list file can be tens of MiB (a 1M-name hosts file is 38 MB). Keeping its
 //! text for the chain's whole life, in case an instance has to be rebuilt, cost
