@@ -9,6 +9,7 @@
 //! | `memo` | on-query verdicts plugins declared reusable (v0.2), per chain, bounded |
 //! | `slot` | one plugin in a chain: pool, `on_error`, metric handles |
 //! | `pool` | lock-free pool of warm instances, rebuilt off the query path |
+//! | [`priority`] | spares, rebuilds and reloads built at a lower CPU priority than serving |
 //! | `instance` | one store + bindings; deadline per call; failure classification |
 //! | `cpu_deadline` | per-call deadline in thread CPU time, checked at epoch expiry |
 //! | `loader` | read, compile, link, check exports, init |
@@ -38,6 +39,7 @@ mod loader;
 mod memo;
 mod pool;
 mod precompiled;
+pub mod priority;
 mod registry;
 mod sandbox;
 mod slot;

@@ -18,6 +18,7 @@ use prometheus::IntGauge;
 
 use super::instance::Instance;
 use super::loader::PluginFactory;
+use super::priority;
 use super::types::Hooks;
 
 /// Default pool size: one instance per runtime worker thread (calls are
@@ -32,24 +33,6 @@ pub fn default_pool_size() -> usize {
 /// rebuilt. Built after the chain is ready: no thread needs it to call, so a
 /// chain (and the lists it loads) goes live without waiting for it.
 pub const DEFAULT_SPARES: usize = 1;
-
-/// Nice value of the threads that build instances in the background (spares,
-/// rebuilds after a trap): the highest, so they get the CPU the threads serving
-/// queries leave idle. A spare is built right after a chain goes live, and with a
-/// large list its `init` takes tens of milliseconds of CPU; at normal priority on
-/// a machine with every core serving, that delays each query queued behind it.
-const BACKGROUND_NICE: i32 = 19;
-
-/// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (Linux: the nice
-/// value is per thread). Failure only costs latency, so it is logged, not fatal.
-fn yield_to_serving(plugin: &str) {
-    // SAFETY: setpriority only changes scheduling; `0` names the calling thread.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, BACKGROUND_NICE) };
-    if rc != 0 {
-        let e = std::io::Error::last_os_error();
-        tracing::debug!(plugin, "background build keeps its priority: {e}");
-    }
-}
 
 pub struct InstancePool {
     queue: Arc<ArrayQueue<Instance>>,
@@ -123,7 +106,7 @@ impl InstancePool {
         let spawned = std::thread::Builder::new()
             .name("wasmdns-plugin-spare".into())
             .spawn(move || {
-                yield_to_serving(&factory.name);
+                priority::lower(priority::SPARE, &factory.name);
                 for _ in 0..n {
                     match factory.instantiate() {
                         Ok((inst, _)) => {
@@ -171,7 +154,7 @@ impl InstancePool {
         let spawned = std::thread::Builder::new()
             .name("wasmdns-plugin-rebuild".into())
             .spawn(move || {
-                yield_to_serving(&factory.name);
+                priority::lower(priority::SPARE, &factory.name);
                 match factory.instantiate() {
                     Ok((inst, _)) => {
                         if queue.push(inst).is_ok() {
@@ -192,29 +175,5 @@ impl InstancePool {
 
     pub fn factory(&self) -> &PluginFactory {
         &self.factory
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn background_builders_run_at_the_lowest_priority_and_only_they_do() {
-        // SAFETY: getpriority only reads; `0` names the calling thread.
-        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-        let before = nice();
-        let theirs = std::thread::spawn(move || {
-            yield_to_serving("p");
-            nice()
-        })
-        .join()
-        .unwrap();
-        assert_eq!(theirs, BACKGROUND_NICE);
-        assert_eq!(
-            nice(),
-            before,
-            "per thread: the caller's priority is unchanged"
-        );
     }
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use crate::config::{Config, PluginCacheConfig};
 use crate::metrics::Metrics;
 use crate::plugin::{
-    default_precompiled_dir, ChainBuilder, PluginChain, PluginEngine, PluginError, PrecompiledCache,
+    default_precompiled_dir, priority, ChainBuilder, PluginChain, PluginEngine, PluginError,
+    PrecompiledCache,
 };
 
 /// The engine (and its epoch ticker thread) is created on first use, so a proxy
@@ -28,9 +29,11 @@ impl ChainLoader {
         }
     }
 
-    /// Compiles, links and initialises every plugin of `config` on a blocking
-    /// thread (seconds of CPU at worst; the runtime's workers keep serving) and
-    /// stamps the chain with `generation`.
+    /// Compiles, links and initialises every plugin of `config` on a thread of
+    /// its own (seconds of CPU at worst; the runtime's workers keep serving) and
+    /// stamps the chain with `generation`. A reload's build (generation > 1) runs
+    /// at [`priority::RELOAD`]: the old chain serves meanwhile, and at normal
+    /// priority a big list's `init` took its fair share of the cores serving it.
     pub async fn load(
         self: &Arc<Self>,
         config: &Config,
@@ -43,16 +46,27 @@ impl ChainLoader {
         let memo_entries = config.cache.plugin_verdicts;
         let dir = config_dir(config);
         let me = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let (engine, precompiled) = me.engine()?;
-            ChainBuilder::new(engine, Arc::clone(&me.metrics))
-                .precompiled(precompiled)
-                .memo_entries(memo_entries)
-                .build(&plugins, &dir)
-                .map(|chain| chain.with_generation(generation))
-        })
-        .await
-        .map_err(|e| PluginError::Engine(format!("plugin loader stopped: {e}")))?
+        let (done, built) = tokio::sync::oneshot::channel();
+        // Not the blocking pool: the nice value sticks to a thread, and an
+        // unprivileged one cannot take it back.
+        std::thread::Builder::new()
+            .name(format!("wasmdns-chain-{generation}"))
+            .spawn(move || {
+                if generation > 1 {
+                    priority::lower(priority::RELOAD, "reload");
+                }
+                let chain = me.engine().and_then(|(engine, precompiled)| {
+                    ChainBuilder::new(engine, Arc::clone(&me.metrics))
+                        .precompiled(precompiled)
+                        .memo_entries(memo_entries)
+                        .build(&plugins, &dir)
+                });
+                let _ = done.send(chain.map(|c| c.with_generation(generation)));
+            })
+            .map_err(|e| PluginError::Engine(format!("cannot start the plugin loader: {e}")))?;
+        built
+            .await
+            .map_err(|_| PluginError::Engine("plugin loader stopped".into()))?
     }
 
     fn engine(&self) -> Result<(Arc<PluginEngine>, Option<Arc<PrecompiledCache>>), PluginError> {
