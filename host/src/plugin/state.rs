@@ -138,3 +138,54 @@ impl v0_1::wasmdns::plugin::host::Host for HostState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plugin::cpu_deadline::thread_cpu_ns;
+
+    fn state() -> HostState {
+        let deadline = CpuDeadline::new(Duration::from_millis(2), thread_cpu_ns);
+        HostState::new("p".into(), 1 << 20, deadline)
+    }
+
+    #[test]
+    fn list_files_open_only_during_init_and_close_when_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one.test\ntwo.test\n").unwrap();
+        let lists = Arc::new(ListFiles::from_config(r#"{"file":"a.txt"}"#, dir.path()).unwrap());
+        let mut s = state();
+        let e = s.open_list("a.txt").unwrap().unwrap_err();
+        assert!(e.contains("only during init"), "{e}");
+
+        s.begin_init(lists);
+        let held = s.open_list("a.txt").unwrap().unwrap();
+        assert_eq!(
+            s.list(&held).unwrap().read(9).unwrap().unwrap(),
+            b"one.test\n"
+        );
+        let mut opened = vec![];
+        while let Ok(Ok(h)) = s.open_list("a.txt") {
+            opened.push(h);
+        }
+        assert_eq!(opened.len() + 1, MAX_OPEN, "a bounded number at once");
+        let e = s.open_list("a.txt").unwrap().unwrap_err();
+        assert!(e.contains("already open"), "{e}");
+        // Dropping one makes room again.
+        s.close_list(opened.pop().unwrap()).unwrap();
+        opened.push(s.open_list("a.txt").unwrap().unwrap());
+
+        s.end_init();
+        let e = s.list(&held).unwrap().read(64).unwrap_err();
+        assert!(e.contains("not open"), "the file is closed: {e}");
+        let e = s.open_list("a.txt").unwrap().unwrap_err();
+        assert!(e.contains("only during init"), "{e}");
+        // Handles the guest still holds stay valid to drop.
+        s.close_list(held).unwrap();
+        for h in opened {
+            s.close_list(h).unwrap();
+        }
+    }
+}
