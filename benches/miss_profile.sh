@@ -24,26 +24,11 @@ for f in "$W/bench.test.zone" "$W/w2.txt" "$CFG" "$BIN"; do
 done
 if pgrep -f "wasmdns run" >/dev/null; then echo "miss_profile: another wasmdns is running" >&2; exit 1; fi
 mkdir -p "$OUT"
-cat > "$OUT/nsd.conf" <<EON
-server:
-  ip-address: 127.0.0.1@5300
-  server-count: 1
-  database: ""
-  zonelistfile: "$OUT/zl"
-  pidfile: "$OUT/nsd.pid"
-  xfrdfile: "$OUT/xfrd"
-  zonesdir: "$W"
-  username: ""
-  chroot: ""
-  verbosity: 0
-zone:
-  name: bench.test
-  zonefile: bench.test.zone
-EON
+# shellcheck source=benches/nsd_upstream.sh
+source benches/nsd_upstream.sh
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-taskset -c 0 nsd -d -c "$OUT/nsd.conf" >/dev/null 2>&1 & pids+=($!)
-sleep 1
+start_nsd "$OUT" "$W"
 run=(run --config "$CFG" --listen 127.0.0.1:5353 --upstream 127.0.0.1:5300 --cache-entries 300000)
 if [[ ${CALLGRIND:-0} == 1 ]]; then
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
@@ -52,10 +37,7 @@ else
     taskset -c 1 "$BIN" "${run[@]}" & P=$!
 fi
 pids+=("$P")
-for _ in $(seq 240); do
-    dig +time=1 +tries=1 @127.0.0.1 -p 5353 warmup.bench.test >/dev/null 2>&1 && break
-    sleep 0.5
-done
+wait_for_proxy
 if [[ ${CALLGRIND:-0} == 1 ]]; then
     N=${QUERIES:-3000}
     head -"$N" "$W/w2.txt" > "$OUT/warm.q"; tail -"$N" "$W/w2.txt" > "$OUT/measured.q"

@@ -27,32 +27,14 @@ LIST=$W/hosts-$NAMES.txt
 sed -e "s|$W/blocked-100000.txt|$LIST|; s|format = \"domains\"|format = \"hosts\"|" \
     -e 's|127.0.0.1:9153|127.0.0.1:0|; s|128MiB|256MiB|; s|level = "warn"|level = "info"|' \
     "$W/wasmdns-blocklist-rewrite.toml" > "$OUT/wasmdns.toml"
-cat > "$OUT/nsd.conf" <<EON
-server:
-  ip-address: 127.0.0.1@5300
-  server-count: 1
-  database: ""
-  zonelistfile: "$OUT/zl"
-  pidfile: "$OUT/nsd.pid"
-  xfrdfile: "$OUT/xfrd"
-  zonesdir: "$W"
-  username: ""
-  chroot: ""
-  verbosity: 0
-zone:
-  name: bench.test
-  zonefile: bench.test.zone
-EON
+# shellcheck source=benches/nsd_upstream.sh
+source benches/nsd_upstream.sh
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-taskset -c 0 nsd -d -c "$OUT/nsd.conf" >/dev/null 2>&1 & pids+=($!)
-sleep 1
+start_nsd "$OUT" "$W"
 taskset -c 1 "$BIN" run --config "$OUT/wasmdns.toml" > "$OUT/log" 2>&1 & P=$!
 pids+=("$P")
-for _ in $(seq 120); do
-    dig +time=1 +tries=1 @127.0.0.1 -p 5353 warmup.bench.test >/dev/null 2>&1 && break
-    sleep 0.5
-done
+wait_for_proxy
 sleep 3 # the spare instance
 taskset -c 0 dnsperf -s 127.0.0.1 -p 5353 -d "$W/w1.txt" -l 2 -Q "$QPS" >/dev/null 2>&1
 ( for _ in $(seq "$RELOADS"); do sleep 2; kill -HUP "$P"; done ) & H=$!
