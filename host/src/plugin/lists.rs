@@ -182,29 +182,20 @@ impl ListReader {
         }
     }
 
-    /// Appends up to `want` bytes (at most [`READ_STEP`]) from the file.
+    /// Appends `want` bytes (at most [`READ_STEP`]) from the file, fewer only at
+    /// its end.
     fn fill(&mut self, want: usize) -> Result<(), String> {
         let Some(file) = self.file.as_mut() else {
             return Err(format!("{}: not open", self.list.path.display()));
         };
-        let start = self.pending.len();
-        self.pending.resize(start + want.min(READ_STEP), 0);
-        let read = loop {
-            match file.read(&mut self.pending[start..]) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        match read {
+        let want = want.min(READ_STEP) as u64;
+        // `read_to_end` retries interrupted reads and stops at `want` or the end.
+        match file.take(want).read_to_end(&mut self.pending) {
             Ok(n) => {
-                self.pending.truncate(start + n);
-                self.eof = n == 0;
+                self.eof = (n as u64) < want;
                 Ok(())
             }
-            Err(e) => {
-                self.pending.truncate(start);
-                Err(format!("{}: {e}", self.list.path.display()))
-            }
+            Err(e) => Err(format!("{}: {e}", self.list.path.display())),
         }
     }
 

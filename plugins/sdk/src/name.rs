@@ -101,14 +101,14 @@ pub fn is_subdomain_of(name: &str, domain: &str) -> bool {
 /// use it for tables whose keys come from the config, which query names can
 /// probe but never grow.
 ///
-/// Good enough to stand for a name (the blocklist keeps only this hash): each
-/// step `h -> rotl((h ^ word) * K, 31)` is a bijection of the 64-bit state for a
-/// fixed word and of the word for a fixed state (K is odd), and the finaliser is
-/// a bijection too, so two inputs of the same length never share a hash; for
-/// inputs of different lengths (the length seeds the state) the finaliser's full
-/// avalanche leaves a chance of ≈ 2^-64 per pair. It is invertible, though:
-/// anyone can construct a string with a given hash, so never let a match on it
-/// alone grant anything.
+/// Each step `h -> rotl((h ^ word) * K, 31)` is a bijection of the 64-bit state
+/// for a fixed word and of the word for a fixed state (K is odd), and the
+/// finaliser is a bijection too, so two inputs of the same length never share a
+/// hash. But it is public and invertible: anyone can construct a string with a
+/// given hash. So never let a match on it alone decide anything, in either
+/// direction: a set that keeps only hashes of listed names (the blocklist's
+/// fingerprints) needs a secret key, or a crafted list entry could stand for any
+/// name; the blocklist uses std's keyed SipHash for them.
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = (bytes.len() as u64).wrapping_mul(K);

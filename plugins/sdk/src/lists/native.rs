@@ -72,17 +72,16 @@ impl NativeFile {
 
     /// Reads until `pending` holds at least `want` bytes or the file ends.
     fn fill(&mut self, want: usize) -> Result<(), String> {
-        while self.pending.len() < want && !self.eof {
-            let have = self.pending.len();
-            self.pending.resize(want, 0);
-            let read = self.file.read(&mut self.pending[have..]);
-            self.pending.truncate(have + *read.as_ref().unwrap_or(&0));
-            match read {
-                Ok(n) => self.eof = n == 0,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("list file {:?}: {e}", self.name)),
-            }
+        if self.eof || self.pending.len() >= want {
+            return Ok(());
         }
+        let need = (want - self.pending.len()) as u64;
+        // `read_to_end` retries interrupted reads and stops at `need` or the end.
+        let n = (&mut self.file)
+            .take(need)
+            .read_to_end(&mut self.pending)
+            .map_err(|e| format!("list file {:?}: {e}", self.name))?;
+        self.eof = (n as u64) < need;
         Ok(())
     }
 }
