@@ -126,6 +126,9 @@ impl FingerprintSet {
         if self.is_empty() {
             return false;
         }
+        // The SDK's `name::suffixes` walks the same suffixes, but through it a
+        // lookup measured 45 -> 65 ns for an unlisted 4-label name (native
+        // `measure`, alternating builds): this runs for every query.
         let bytes = name.as_bytes();
         let mut labels = bytes.iter().filter(|&&b| b == b'.').count() + 1;
         let mut start = 0;
