@@ -5,10 +5,13 @@
 # or a perf profile with RECORD=1; CALLGRIND=1 instead runs the proxy under
 # callgrind at a fixed 500 QPS (dnsperf) and prints instructions per miss.
 #
+# WORKLOAD=W1 or W3 profiles the hit path or the 90/10 mix the same way.
+#
 # Usage: benches/miss_profile.sh NAME [seconds]   (after one benches/load.sh run,
 # which generates the zone, the query files and the blast generator in $WORK)
 # Env: WORK [/tmp/wasmdns-load], BIN [target/release/wasmdns],
-#      CFG [$WORK/wasmdns-blocklist-rewrite.toml], QUERIES (callgrind) [3000].
+#      CFG [$WORK/wasmdns-blocklist-rewrite.toml], QUERIES (callgrind) [3000],
+#      WORKLOAD [W2].
 # Keep T at 2 s or less: W2 has 200k names and a fast proxy would reach hits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +21,9 @@ T=${2:-2}
 CFG=${CFG:-$W/wasmdns-blocklist-rewrite.toml}
 BIN=${BIN:-$PWD/target/release/wasmdns}
 BLAST=$W/harness/limit/target/release/blast
+QFILE=$W/$(tr '[:upper:]' '[:lower:]' <<<"${WORKLOAD:-W2}").txt
 OUT=${TMPDIR:-/tmp}/miss_profile.$NAME
-for f in "$W/bench.test.zone" "$W/w2.txt" "$CFG" "$BIN"; do
+for f in "$W/bench.test.zone" "$QFILE" "$CFG" "$BIN"; do
     [[ -e $f ]] || { echo "miss_profile: $f missing (run benches/load.sh once)" >&2; exit 2; }
 done
 if pgrep -f "wasmdns run" >/dev/null; then echo "miss_profile: another wasmdns is running" >&2; exit 1; fi
@@ -62,7 +66,7 @@ else
     events+=,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,context-switches,task-clock
     perf stat -e "$events" -p "$P" -o "$OUT/perf.stat" -- sleep "$T" & PR=$!
 fi
-taskset -c 0 "$BLAST" -s 127.0.0.1 -p 5353 -d "$W/w2.txt" -l "$T" -c 8 -q 128 -t 0.5 -b 32 \
+taskset -c 0 "$BLAST" -s 127.0.0.1 -p 5353 -d "$QFILE" -l "$T" -c 8 -q 128 -t 0.5 -b 32 \
     > "$OUT/blast.txt" 2>&1 || true
 wait "$PR" || true
 C1=$(awk '{print $14+$15}' "/proc/$P/stat")
