@@ -247,8 +247,8 @@ impl Wiring<'_> {
                 source,
             };
             for udp in b.udp {
-                let udp = tokio::net::UdpSocket::from_std(udp).map_err(|e| bind_err("udp", e))?;
-                let listener = UdpListener::new(udp, Arc::clone(self.pipeline), udp_shared.clone());
+                let listener = UdpListener::new(udp, Arc::clone(self.pipeline), udp_shared.clone())
+                    .map_err(|e| bind_err("udp", e))?;
                 self.tasks.spawn(listener.run(self.shutdown.clone()));
             }
             let tcp = tokio::net::TcpListener::from_std(b.tcp).map_err(|e| bind_err("tcp", e))?;

@@ -32,7 +32,7 @@
 //! | [`upstream`] | upstream exchanges |
 //! | [`acl`] | client networks allowed to query |
 //! | [`buffer`] | pooled packet buffers |
-//! | `mmsg` | batched datagram receive and send (recvmmsg/sendmmsg, per-socket outboxes) for the listener and the upstream sockets |
+//! | `mmsg` | batched datagram receive and send (recvmmsg/sendmmsg, per-socket outboxes) for the listener and the upstream sockets, which are registered for reading only |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`admin`] | admin HTTP endpoint |
 //! | [`logging`] | tracing set-up, rate-limited security events |

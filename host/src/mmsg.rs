@@ -1,7 +1,8 @@
 //! Several datagrams per syscall (recvmmsg/sendmmsg, Linux): the receive half of
 //! the client listener's batch and the upstream sockets' answer receive here; the
 //! send half ([`SendBatch`], [`flush`]) and the per-socket [`Outbox`] that lets
-//! many tasks share one sendmmsg in their submodules.
+//! many tasks share one sendmmsg in their submodules, as is [`UdpFd`], the socket
+//! both sides use: registered for reading only, so sends raise no wakeups.
 //!
 //! A [`RecvBatch`] owns every buffer, address and header the syscall needs, for
 //! the life of a receive loop, so receiving allocates nothing. The headers are
@@ -24,9 +25,11 @@ use std::os::fd::RawFd;
 
 mod outbox;
 mod send;
+mod socket;
 
 pub(crate) use outbox::{Entry, Outbox};
 pub(crate) use send::SendBatch;
+pub(crate) use socket::UdpFd;
 
 /// Receive slots and the mmsghdr array pointing into them.
 pub(crate) struct RecvBatch {

@@ -19,7 +19,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use prometheus::IntCounter;
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,6 +27,13 @@ use crate::buffer::BufferPool;
 use crate::metrics::Metrics;
 #[cfg(target_os = "linux")]
 use crate::mmsg::{Entry, Outbox};
+
+/// The listening socket: on Linux registered for reading only, so answers sent
+/// raise no writability wakeups ([`crate::mmsg::UdpFd`]).
+#[cfg(target_os = "linux")]
+type Socket = crate::mmsg::UdpFd;
+#[cfg(not(target_os = "linux"))]
+type Socket = tokio::net::UdpSocket;
 
 /// What every UDP receive loop of one proxy shares.
 #[derive(Clone)]
@@ -51,7 +57,7 @@ impl UdpShared {
 
 /// One UDP socket and what its receive loop needs.
 pub struct UdpListener<H> {
-    socket: Arc<UdpSocket>,
+    socket: Arc<Socket>,
     handler: Arc<H>,
     shared: UdpShared,
     /// Deferred answers for the receive loop's next send.
@@ -60,14 +66,26 @@ pub struct UdpListener<H> {
 }
 
 impl<H: Handler> UdpListener<H> {
-    pub fn new(socket: UdpSocket, handler: Arc<H>, shared: UdpShared) -> UdpListener<H> {
-        UdpListener {
+    /// Registers `socket` with the current runtime.
+    pub fn new(
+        socket: std::net::UdpSocket,
+        handler: Arc<H>,
+        shared: UdpShared,
+    ) -> std::io::Result<UdpListener<H>> {
+        #[cfg(target_os = "linux")]
+        let socket = Socket::new(socket, tokio::io::Interest::READABLE)?;
+        #[cfg(not(target_os = "linux"))]
+        let socket = {
+            socket.set_nonblocking(true)?;
+            Socket::from_std(socket)?
+        };
+        Ok(UdpListener {
             socket: Arc::new(socket),
             handler,
             shared,
             #[cfg(target_os = "linux")]
             outbox: Arc::new(Outbox::new(batched::OUTBOX)),
-        }
+        })
     }
 
     /// Receives until `shutdown` is cancelled. Bad packets and socket errors
@@ -160,7 +178,7 @@ impl<H: Handler> UdpListener<H> {
 }
 
 /// Sends one answer (empty means none), waiting for the socket if it is full.
-async fn send(socket: &UdpSocket, answer: &[u8], peer: SocketAddr, errors: &IntCounter) {
+async fn send(socket: &Socket, answer: &[u8], peer: SocketAddr, errors: &IntCounter) {
     if answer.is_empty() {
         return;
     }
@@ -176,6 +194,7 @@ mod tests {
     use crate::listener::testing::{wait_msg, Script};
     use std::sync::atomic::Ordering;
     use std::time::Duration;
+    use tokio::net::UdpSocket;
 
     struct Fixture {
         addr: SocketAddr,
@@ -188,6 +207,7 @@ mod tests {
     /// Serves `socket`; datagrams queued on it before this call arrive together.
     fn start_on(socket: UdpSocket) -> Fixture {
         let addr = socket.local_addr().unwrap();
+        let socket = socket.into_std().unwrap();
         let script = Arc::new(Script::default());
         let shared = UdpShared::new(
             BufferPool::new(8, 512),
@@ -196,7 +216,7 @@ mod tests {
         );
         // The script's `s` packets stop the loop, like any other shutdown.
         let shutdown = script.stop.clone();
-        let listener = UdpListener::new(socket, Arc::clone(&script), shared.clone());
+        let listener = UdpListener::new(socket, Arc::clone(&script), shared.clone()).unwrap();
         let loop_done = tokio::spawn(listener.run(shutdown.clone()));
         Fixture {
             addr,

@@ -11,10 +11,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
-
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use std::os::fd::RawFd;
 
 use super::{headers, to_socket_addr};
 
@@ -111,17 +108,6 @@ pub(crate) trait SendSocket {
     fn try_send(&self, batch: &mut SendBatch, from: usize) -> io::Result<usize>;
     /// Resolves when sending may succeed again.
     fn writable(&self) -> impl Future<Output = io::Result<()>>;
-}
-
-impl SendSocket for UdpSocket {
-    fn try_send(&self, batch: &mut SendBatch, from: usize) -> io::Result<usize> {
-        let fd = self.as_raw_fd();
-        self.try_io(Interest::WRITABLE, || batch.send(fd, from))
-    }
-
-    fn writable(&self) -> impl Future<Output = io::Result<()>> {
-        UdpSocket::writable(self)
-    }
 }
 
 /// Sends every queued datagram: short sends resume, EAGAIN waits, a refused
@@ -279,6 +265,7 @@ mod tests {
 
     #[test]
     fn one_send_carries_datagrams_to_several_peers_and_a_full_batch_refuses_more() {
+        use std::os::fd::AsRawFd;
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let peers: Vec<_> = (0..2)
             .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())

@@ -14,10 +14,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, Type};
 #[cfg(target_os = "linux")]
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AttemptError;
@@ -46,11 +45,18 @@ const OUTBOX: usize = 64;
 const QUERY_BUFFER: usize = 512;
 /// Kernel receive buffer asked for: bursts of answers must not overflow it.
 const SO_RCVBUF: usize = 1 << 20;
+/// The socket: on Linux registered for reading and errors only, so queries sent
+/// raise no writability wakeups ([`crate::mmsg::UdpFd`]).
+#[cfg(target_os = "linux")]
+type Socket = crate::mmsg::UdpFd;
+#[cfg(not(target_os = "linux"))]
+type Socket = tokio::net::UdpSocket;
+
 /// After an unexpected receive error, so a socket stuck in error cannot spin a core.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 pub(crate) struct UdpChannel {
-    socket: UdpSocket,
+    socket: Socket,
     peer: SocketAddr,
     label: Arc<str>,
     pending: PendingMap,
@@ -155,7 +161,6 @@ impl UdpChannel {
     /// one recvmmsg per wakeup.
     #[cfg(target_os = "linux")]
     async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
-        use std::os::fd::AsRawFd;
         let mut batch = RecvBatch::new(RECV_BATCH, RECV_BUFFER);
         let (mut sends, mut scratch) = (SendBatch::new(OUTBOX), self.outbox.scratch());
         let fd = self.socket.as_raw_fd();
@@ -309,8 +314,8 @@ fn is_icmp_error(kind: io::ErrorKind) -> bool {
     )
 }
 
-fn connected_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(peer), Type::DGRAM, Some(Protocol::UDP))?;
+fn connected_socket(peer: SocketAddr) -> io::Result<Socket> {
+    let socket = socket2::Socket::new(Domain::for_address(peer), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: a smaller buffer only costs drops under bursts, which retries cover.
     let _ = socket.set_recv_buffer_size(SO_RCVBUF);
     socket.set_nonblocking(true)?;
@@ -321,7 +326,10 @@ fn connected_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
     // Port 0: the OS picks a random ephemeral port, which is the source-port entropy.
     socket.bind(&SocketAddr::new(any, 0).into())?;
     socket.connect(&peer.into())?;
-    UdpSocket::from_std(socket.into())
+    #[cfg(target_os = "linux")]
+    return Socket::new(socket.into(), Interest::READABLE | Interest::ERROR);
+    #[cfg(not(target_os = "linux"))]
+    Socket::from_std(socket.into())
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -22,7 +22,6 @@
 //! on a quiet machine before drawing conclusions (or choosing a runtime).
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use tokio::io::Interest;
@@ -89,7 +88,7 @@ impl<H: Handler> UdpListener<H> {
                             self.flush(batch.sends(), &mut scratch).await;
                             continue;
                         }
-                        r = self.socket.readable() => r,
+                        r = self.socket.ready(Interest::READABLE) => r.map(drop),
                     };
                     if let Err(e) = ready {
                         tracing::debug!(error = %e, "udp socket not readable");

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 
+use crate::mmsg::UdpFd;
+
 /// A real socket that counts its sendmmsg calls that sent something, or
 /// refuses datagram `refuse`.
 struct Counting {
-    socket: UdpSocket,
+    socket: UdpFd,
     sends: AtomicUsize,
     refuse: Option<usize>,
 }
@@ -30,13 +32,17 @@ impl SendSocket for Counting {
     }
 
     fn writable(&self) -> impl std::future::Future<Output = io::Result<()>> {
-        self.socket.writable()
+        SendSocket::writable(&self.socket)
     }
 }
 
 async fn counting(refuse: Option<usize>) -> Counting {
     Counting {
-        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        socket: UdpFd::new(
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+            tokio::io::Interest::READABLE,
+        )
+        .unwrap(),
         sends: AtomicUsize::new(0),
         refuse,
     }
