@@ -1,8 +1,5 @@
 //! Behaviour of the whole plugin, through the same config path as the component.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::*;
 use wasmdns_plugin_sdk::{load, rtype, Hooks};
 
@@ -180,58 +177,6 @@ fn non_string_values_are_init_errors() {
         .starts_with("invalid config:"));
 }
 
-/// A list file under the temp dir, removed when dropped.
-struct TempList(PathBuf);
-
-impl TempList {
-    fn new(text: &str) -> TempList {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "wasmdns-blocklist-test-{}-{}.txt",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, text).unwrap();
-        TempList(path)
-    }
-
-    fn name(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempList {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn config(json: serde_json::Value) -> Config {
-    serde_json::from_value(json).unwrap()
-}
-
-#[test]
-fn a_list_is_a_file_or_content_never_both_nor_neither() {
-    let file = TempList::new("0.0.0.0 ads.example\n");
-    let p = plugin(
-        &serde_json::json!({"lists": [{"format": "hosts", "file": file.name()}]}).to_string(),
-    );
-    assert_eq!(verdict(&p, "x.ads.example"), NX);
-    let both = serde_json::json!({"lists": [
-        {"format": "domains", "content": "a.example"},
-        {"format": "hosts", "file": file.name(), "content": "0.0.0.0 b.example"}]});
-    let err = load::<Blocklist>(&both.to_string()).unwrap_err();
-    assert_eq!(
-        err,
-        "bad config: lists[1] has both `file` and `content`; give one"
-    );
-    let err = load::<Blocklist>(r#"{"lists":[{"format":"hosts"}]}"#).unwrap_err();
-    assert_eq!(
-        err,
-        "bad config: lists[0] needs `file` (a list file) or `content` (its text)"
-    );
-}
-
 #[test]
 fn an_unreadable_file_is_an_init_error_naming_the_list() {
     let err =
@@ -241,92 +186,6 @@ fn an_unreadable_file_is_an_init_error_naming_the_list() {
         err.starts_with(r#"lists[0].file: list file "/nonexistent/wasmdns.txt": "#),
         "{err}"
     );
-}
-
-#[test]
-fn a_file_streamed_in_small_chunks_gives_the_same_sets_as_content() {
-    let mut text = String::from("# header\r\n127.0.0.1 localhost\n");
-    for i in 0..3000 {
-        text.push_str(&format!(
-            "0.0.0.0 n{i}.zone{}.test other{i}.test # c\r\n",
-            i % 13
-        ));
-        if i % 500 == 0 {
-            text.push_str("not-an-ip bad.test\n0.0.0.0 bad!name.test\n\n");
-        }
-    }
-    text.push_str("0.0.0.0 last.test"); // no final newline
-    let file = TempList::new(&text);
-    let inline = config(serde_json::json!({"lists": [{"format": "hosts", "content": text}]}));
-    let streamed = config(serde_json::json!({"lists": [{"format": "hosts", "file": file.name()}]}));
-    let reference = Loader::build(&inline, CHUNK).unwrap();
-    for chunk in [1, 7, 64, 1000, CHUNK] {
-        let sets = Loader::build(&streamed, chunk).unwrap();
-        assert_eq!(sets.reports, reference.reports, "chunk {chunk}");
-        assert_eq!(sets.subdomain.len(), 6001, "chunk {chunk}");
-        let p = Blocklist::with_chunk(&streamed, chunk).unwrap();
-        assert_eq!(p.reports(), reference.reports);
-        assert!((0..3000).all(|i| p.is_blocked(&format!("www.n{i}.zone{}.test", i % 13))));
-        assert!(
-            p.is_blocked("last.test") && !p.is_blocked("localhost") && !p.is_blocked("bad.test")
-        );
-    }
-    let report = reference.reports[0];
-    assert_eq!((report.blocked, report.allowed), (6001, 0));
-    assert_eq!(
-        report.skipped, 12,
-        "6 lines without an address, 6 bad names"
-    );
-    assert_eq!(report.first_skipped_line, Some(4));
-}
-
-#[test]
-fn duplicates_and_invalid_names_across_lists() {
-    // 2000 names, several lists, duplicates across them, exact and subdomain.
-    let names: Vec<String> = (0..2000)
-        .map(|i| format!("n{i}.zone{}.test", i % 13))
-        .collect();
-    let hosts: String = names.iter().map(|n| format!("0.0.0.0 {n}\n")).collect();
-    let file = TempList::new(&hosts);
-    let domains = names[..500].join("\n") + "\n*.wild.test\nN0.ZONE0.TEST.\n";
-    let json = serde_json::json!({"domains": ["inline.test"], "match": "exact", "lists": [
-        {"format": "hosts", "file": file.name(), "match": "subdomain"},
-        {"format": "hosts", "content": hosts, "match": "subdomain"},
-        {"format": "domains", "content": domains},
-    ]});
-    let sets = Loader::build(&config(json.clone()), 256).unwrap();
-    let counts: Vec<(usize, usize)> = sets
-        .reports
-        .iter()
-        .map(|r| (r.blocked, r.skipped))
-        .collect();
-    assert_eq!(
-        counts,
-        [(2000, 0), (2000, 0), (501, 1)],
-        "duplicates count as read"
-    );
-    assert_eq!(sets.reports[2].first_skipped_line, Some(501));
-    let p = plugin(&json.to_string());
-    let (held, heap) = p.stats();
-    assert_eq!(
-        held,
-        2000 + 500 + 1,
-        "each set holds a name once; exact and subdomain apart"
-    );
-    assert!(heap <= held * 10, "about 9 bytes per name: {heap}");
-    assert!(names
-        .iter()
-        .all(|n| p.is_blocked(n) && p.is_blocked(&format!("a.{n}"))));
-    assert!(p.is_blocked("inline.test") && !p.is_blocked("a.inline.test"));
-    for miss in [
-        "n1.zone1.tes",
-        "1.zone1.test",
-        "zone1.test",
-        "n1.zone1.test.x",
-        "n20000.zone1.test",
-    ] {
-        assert!(!p.is_blocked(miss), "{miss}");
-    }
 }
 
 #[test]
@@ -343,4 +202,137 @@ fn typed_init_matches_the_json_path() {
         QueryAction::Block(Block::Refused)
     );
     assert_eq!(verdict(&p, "ok.ads.example"), QueryAction::Pass);
+}
+
+/// Lists read from real files: natively only (tempfile does not build for wasm32).
+#[cfg(not(target_arch = "wasm32"))]
+mod files {
+    use super::*;
+
+    /// A temporary list file holding `text`, removed when dropped.
+    fn temp_list(text: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    fn name(file: &tempfile::NamedTempFile) -> &str {
+        file.path().to_str().unwrap()
+    }
+
+    fn config(json: serde_json::Value) -> Config {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_list_is_a_file_or_content_never_both_nor_neither() {
+        let file = temp_list("0.0.0.0 ads.example\n");
+        let p = plugin(
+            &serde_json::json!({"lists": [{"format": "hosts", "file": name(&file)}]}).to_string(),
+        );
+        assert_eq!(verdict(&p, "x.ads.example"), NX);
+        let both = serde_json::json!({"lists": [
+            {"format": "domains", "content": "a.example"},
+            {"format": "hosts", "file": name(&file), "content": "0.0.0.0 b.example"}]});
+        let err = load::<Blocklist>(&both.to_string()).unwrap_err();
+        assert_eq!(
+            err,
+            "bad config: lists[1] has both `file` and `content`; give one"
+        );
+        let err = load::<Blocklist>(r#"{"lists":[{"format":"hosts"}]}"#).unwrap_err();
+        assert_eq!(
+            err,
+            "bad config: lists[0] needs `file` (a list file) or `content` (its text)"
+        );
+    }
+
+    #[test]
+    fn a_file_streamed_in_small_chunks_gives_the_same_sets_as_content() {
+        let mut text = String::from("# header\r\n127.0.0.1 localhost\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "0.0.0.0 n{i}.zone{}.test other{i}.test # c\r\n",
+                i % 13
+            ));
+            if i % 500 == 0 {
+                text.push_str("not-an-ip bad.test\n0.0.0.0 bad!name.test\n\n");
+            }
+        }
+        text.push_str("0.0.0.0 last.test"); // no final newline
+        let file = temp_list(&text);
+        let inline = config(serde_json::json!({"lists": [{"format": "hosts", "content": text}]}));
+        let streamed =
+            config(serde_json::json!({"lists": [{"format": "hosts", "file": name(&file)}]}));
+        let reference = Loader::build(&inline, CHUNK).unwrap();
+        for chunk in [1, 7, 64, 1000, CHUNK] {
+            let sets = Loader::build(&streamed, chunk).unwrap();
+            assert_eq!(sets.reports, reference.reports, "chunk {chunk}");
+            assert_eq!(sets.subdomain.len(), 6001, "chunk {chunk}");
+            let p = Blocklist::with_chunk(&streamed, chunk).unwrap();
+            assert_eq!(p.reports(), reference.reports);
+            assert!((0..3000).all(|i| p.is_blocked(&format!("www.n{i}.zone{}.test", i % 13))));
+            assert!(
+                p.is_blocked("last.test")
+                    && !p.is_blocked("localhost")
+                    && !p.is_blocked("bad.test")
+            );
+        }
+        let report = reference.reports[0];
+        assert_eq!((report.blocked, report.allowed), (6001, 0));
+        assert_eq!(
+            report.skipped, 12,
+            "6 lines without an address, 6 bad names"
+        );
+        assert_eq!(report.first_skipped_line, Some(4));
+    }
+
+    #[test]
+    fn duplicates_and_invalid_names_across_lists() {
+        // 2000 names, several lists, duplicates across them, exact and subdomain.
+        let names: Vec<String> = (0..2000)
+            .map(|i| format!("n{i}.zone{}.test", i % 13))
+            .collect();
+        let hosts: String = names.iter().map(|n| format!("0.0.0.0 {n}\n")).collect();
+        let file = temp_list(&hosts);
+        let domains = names[..500].join("\n") + "\n*.wild.test\nN0.ZONE0.TEST.\n";
+        let json = serde_json::json!({"domains": ["inline.test"], "match": "exact", "lists": [
+            {"format": "hosts", "file": name(&file), "match": "subdomain"},
+            {"format": "hosts", "content": hosts, "match": "subdomain"},
+            {"format": "domains", "content": domains},
+        ]});
+        let sets = Loader::build(&config(json.clone()), 256).unwrap();
+        let counts: Vec<(usize, usize)> = sets
+            .reports
+            .iter()
+            .map(|r| (r.blocked, r.skipped))
+            .collect();
+        assert_eq!(
+            counts,
+            [(2000, 0), (2000, 0), (501, 1)],
+            "duplicates count as read"
+        );
+        assert_eq!(sets.reports[2].first_skipped_line, Some(501));
+        let p = plugin(&json.to_string());
+        let (held, heap) = p.stats();
+        assert_eq!(
+            held,
+            2000 + 500 + 1,
+            "each set holds a name once; exact and subdomain apart"
+        );
+        assert!(heap <= held * 10, "about 9 bytes per name: {heap}");
+        assert!(names
+            .iter()
+            .all(|n| p.is_blocked(n) && p.is_blocked(&format!("a.{n}"))));
+        assert!(p.is_blocked("inline.test") && !p.is_blocked("a.inline.test"));
+        for miss in [
+            "n1.zone1.tes",
+            "1.zone1.test",
+            "zone1.test",
+            "n1.zone1.test.x",
+            "n20000.zone1.test",
+        ] {
+            assert!(!p.is_blocked(miss), "{miss}");
+        }
+    }
 }

@@ -89,35 +89,18 @@ impl NativeFile {
 #[cfg(test)]
 mod tests {
     use super::super::ListFile;
-    use std::path::PathBuf;
+    use std::io::Write;
 
-    /// A file under the temp dir holding `bytes`, removed when dropped.
-    struct TempFile(PathBuf);
-
-    impl TempFile {
-        fn new(tag: &str, bytes: &[u8]) -> TempFile {
-            let path = std::env::temp_dir().join(format!(
-                "wasmdns-sdk-lists-{}-{tag}.txt",
-                std::process::id()
-            ));
-            std::fs::write(&path, bytes).unwrap();
-            TempFile(path)
-        }
-
-        fn name(&self) -> &str {
-            self.0.to_str().unwrap()
-        }
+    /// A temporary file holding `bytes`, removed when dropped.
+    fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        file
     }
 
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-
-    fn chunks(tag: &str, bytes: &[u8], max: u32) -> Vec<Vec<u8>> {
-        let file = TempFile::new(tag, bytes);
-        let mut list = ListFile::open(file.name()).unwrap();
+    fn chunks(bytes: &[u8], max: u32) -> Vec<Vec<u8>> {
+        let file = temp_file(bytes);
+        let mut list = ListFile::open(file.path().to_str().unwrap()).unwrap();
         assert_eq!(list.size(), bytes.len() as u64);
         let mut out = Vec::new();
         while let Some(chunk) = list.read(max).unwrap() {
@@ -129,9 +112,11 @@ mod tests {
         out
     }
 
-    fn lines(tag: &str, bytes: &[u8], max: u32) -> Vec<Vec<u8>> {
-        let file = TempFile::new(tag, bytes);
-        let mut lines = ListFile::open(file.name()).unwrap().lines(max);
+    fn lines(bytes: &[u8], max: u32) -> Vec<Vec<u8>> {
+        let file = temp_file(bytes);
+        let mut lines = ListFile::open(file.path().to_str().unwrap())
+            .unwrap()
+            .lines(max);
         let mut out = Vec::new();
         while let Some(line) = lines.next_line().unwrap() {
             out.push(line.to_vec());
@@ -144,13 +129,13 @@ mod tests {
     fn chunks_are_whole_lines_within_the_budget() {
         let text = b"aa\nbbb\ncc\nd\n";
         assert_eq!(
-            chunks("budget", text, 7),
+            chunks(text, 7),
             [b"aa\nbbb\n".to_vec(), b"cc\nd\n".to_vec()]
         );
-        assert_eq!(chunks("budget-big", text, 1 << 16), [text.to_vec()]);
+        assert_eq!(chunks(text, 1 << 16), [text.to_vec()]);
         // Exactly at the budget: the newline is the chunk's last byte.
         assert_eq!(
-            chunks("budget-exact", b"abc\ndef\n", 4),
+            chunks(b"abc\ndef\n", 4),
             [b"abc\n".to_vec(), b"def\n".to_vec()]
         );
     }
@@ -159,7 +144,7 @@ mod tests {
     fn a_line_longer_than_the_budget_comes_whole() {
         let long = "x".repeat(100);
         let text = format!("a\n{long}\nb\n{long}");
-        let got = chunks("long", text.as_bytes(), 8);
+        let got = chunks(text.as_bytes(), 8);
         assert_eq!(
             got,
             [
@@ -170,19 +155,16 @@ mod tests {
             ]
         );
         // Zero budget: one line per chunk, still progressing.
-        assert_eq!(chunks("zero", b"a\nb", 0), [b"a\n".to_vec(), b"b".to_vec()]);
+        assert_eq!(chunks(b"a\nb", 0), [b"a\n".to_vec(), b"b".to_vec()]);
     }
 
     #[test]
     fn no_trailing_newline_empty_file_and_crlf() {
-        assert_eq!(
-            chunks("tail", b"one\ntwo", 5),
-            [b"one\n".to_vec(), b"two".to_vec()]
-        );
-        assert!(chunks("empty", b"", 64).is_empty());
+        assert_eq!(chunks(b"one\ntwo", 5), [b"one\n".to_vec(), b"two".to_vec()]);
+        assert!(chunks(b"", 64).is_empty());
         let crlf = b"a.example\r\nb.example\r\n\r\n";
         assert_eq!(
-            chunks("crlf", crlf, 13),
+            chunks(crlf, 13),
             [b"a.example\r\n".to_vec(), b"b.example\r\n\r\n".to_vec()]
         );
     }
@@ -192,17 +174,13 @@ mod tests {
         let text = "0.0.0.0 a.example\r\n\n# comment\nlast\r";
         let expected: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
         for max in [1, 5, 20, 4096] {
-            assert_eq!(
-                lines(&format!("lines-{max}"), text.as_bytes(), max),
-                expected,
-                "{max}"
-            );
+            assert_eq!(lines(text.as_bytes(), max), expected, "{max}");
         }
-        assert!(lines("lines-empty", b"", 16).is_empty());
-        assert_eq!(lines("lines-nl", b"\n", 16), [b"".to_vec()]);
+        assert!(lines(b"", 16).is_empty());
+        assert_eq!(lines(b"\n", 16), [b"".to_vec()]);
         // Any bytes: lines are not required to be UTF-8.
         assert_eq!(
-            lines("lines-bin", b"\xff\xfe\nok", 16),
+            lines(b"\xff\xfe\nok", 16),
             [b"\xff\xfe".to_vec(), b"ok".to_vec()]
         );
     }
