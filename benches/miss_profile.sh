@@ -5,13 +5,15 @@
 # or a perf profile with RECORD=1; CALLGRIND=1 instead runs the proxy under
 # callgrind at a fixed 500 QPS (dnsperf) and prints instructions per miss.
 #
-# WORKLOAD=W1 or W3 profiles the hit path or the 90/10 mix the same way.
+# WORKLOAD=W1 or W3 profiles the hit path or the 90/10 mix the same way; QPS=N
+# offers a fixed rate with dnsperf instead of blast (CPU per query and syscalls
+# per query at a rate where the proxy sleeps between packets).
 #
 # Usage: benches/miss_profile.sh NAME [seconds]   (after one benches/load.sh run,
 # which generates the zone, the query files and the blast generator in $WORK)
 # Env: WORK [/tmp/wasmdns-load], BIN [target/release/wasmdns],
 #      CFG [$WORK/wasmdns-blocklist-rewrite.toml], QUERIES (callgrind) [3000],
-#      WORKLOAD [W2].
+#      WORKLOAD [W2], QPS (fixed rate; unset = blast).
 # Keep T at 2 s or less: W2 has 200k names and a fast proxy would reach hits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,11 +65,17 @@ if [[ ${RECORD:-0} == 1 ]]; then
     perf record -F 2000 -g -p "$P" -o "$OUT/perf.data" -- sleep "$T" >/dev/null 2>&1 & PR=$!
 else
     events=syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_sendto
-    events+=,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,context-switches,task-clock
+    events+=,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex
+    events+=,context-switches,task-clock
     perf stat -e "$events" -p "$P" -o "$OUT/perf.stat" -- sleep "$T" & PR=$!
 fi
-taskset -c 0 "$BLAST" -s 127.0.0.1 -p 5353 -d "$QFILE" -l "$T" -c 8 -q 128 -t 0.5 -b 32 \
-    > "$OUT/blast.txt" 2>&1 || true
+if [[ -n ${QPS:-} ]]; then
+    taskset -c 0 dnsperf -s 127.0.0.1 -p 5353 -d "$QFILE" -l "$T" -Q "$QPS" -n 1 \
+        > "$OUT/blast.txt" 2>&1 || true
+else
+    taskset -c 0 "$BLAST" -s 127.0.0.1 -p 5353 -d "$QFILE" -l "$T" -c 8 -q 128 -t 0.5 -b 32 \
+        > "$OUT/blast.txt" 2>&1 || true
+fi
 wait "$PR" || true
 C1=$(awk '{print $14+$15}' "/proc/$P/stat")
 Q=$(grep -i "completed" "$OUT/blast.txt" | grep -oE "[0-9]+" | head -1)
