@@ -16,12 +16,11 @@ N=${1:-1000000} CPUS=${2:-0-1} INSTANCES=${3:-}
 BIN=${BIN:-$PWD/target/release/wasmdns}
 WASM=${WASM:-$PWD/plugins/target/wasm32-wasip2/release/blocklist.wasm}
 W=${WORK:-/tmp/wasmdns-lists}
-for f in "$BIN" "$WASM"; do
-    [[ -e $f ]] || { echo "list_memory: $f missing (build first)" >&2; exit 2; }
-done
+# shellcheck source=benches/bench_lib.sh
+source benches/bench_lib.sh
+need list_memory "build first" "$BIN" "$WASM"
 mkdir -p "$W"
-[[ -s $W/hosts-$N.txt ]] || awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++)
-    printf "0.0.0.0 ads%d.tracker%d.example\n", i, i % 5000 }' > "$W/hosts-$N.txt"
+hosts_list "$N" "$W/hosts-$N.txt"
 echo "0.0.0.0 one.example" > "$W/hosts-1.txt"
 
 # Prints "rss_kib load_ms" for a run whose list is $1.

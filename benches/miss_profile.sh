@@ -25,13 +25,11 @@ BIN=${BIN:-$PWD/target/release/wasmdns}
 BLAST=$W/harness/limit/target/release/blast
 QFILE=$W/$(tr '[:upper:]' '[:lower:]' <<<"${WORKLOAD:-W2}").txt
 OUT=${TMPDIR:-/tmp}/miss_profile.$NAME
-for f in "$W/bench.test.zone" "$QFILE" "$CFG" "$BIN"; do
-    [[ -e $f ]] || { echo "miss_profile: $f missing (run benches/load.sh once)" >&2; exit 2; }
-done
-if pgrep -f "wasmdns run" >/dev/null; then echo "miss_profile: another wasmdns is running" >&2; exit 1; fi
+# shellcheck source=benches/bench_lib.sh
+source benches/bench_lib.sh
+need miss_profile "run benches/load.sh once" "$W/bench.test.zone" "$QFILE" "$CFG" "$BIN"
+alone miss_profile
 mkdir -p "$OUT"
-# shellcheck source=benches/nsd_upstream.sh
-source benches/nsd_upstream.sh
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 start_nsd "$OUT" "$W"

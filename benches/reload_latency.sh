@@ -16,19 +16,17 @@ RELOADS=${RELOADS:-4} QPS=${QPS:-20000} NAMES=${NAMES:-1000000}
 T=${SECONDS_:-$((2 * RELOADS + 2 > 10 ? 2 * RELOADS + 2 : 10))}
 BIN=${BIN:-$PWD/target/release/wasmdns}
 OUT=${TMPDIR:-/tmp}/reload_latency.$NAME
-for f in "$W/bench.test.zone" "$W/w1.txt" "$W/wasmdns-blocklist-rewrite.toml" "$BIN"; do
-    [[ -e $f ]] || { echo "reload_latency: $f missing (run benches/load.sh once)" >&2; exit 2; }
-done
-if pgrep -f "wasmdns run" >/dev/null; then echo "reload_latency: another wasmdns is running" >&2; exit 1; fi
+# shellcheck source=benches/bench_lib.sh
+source benches/bench_lib.sh
+need reload_latency "run benches/load.sh once" \
+    "$W/bench.test.zone" "$W/w1.txt" "$W/wasmdns-blocklist-rewrite.toml" "$BIN"
+alone reload_latency
 mkdir -p "$OUT"
 LIST=$W/hosts-$NAMES.txt
-[[ -s $LIST ]] || awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++)
-    printf "0.0.0.0 ads%d.tracker%d.example\n", i, i % 5000 }' > "$LIST"
+hosts_list "$NAMES" "$LIST"
 sed -e "s|$W/blocked-100000.txt|$LIST|; s|format = \"domains\"|format = \"hosts\"|" \
     -e 's|127.0.0.1:9153|127.0.0.1:0|; s|128MiB|256MiB|; s|level = "warn"|level = "info"|' \
     "$W/wasmdns-blocklist-rewrite.toml" > "$OUT/wasmdns.toml"
-# shellcheck source=benches/nsd_upstream.sh
-source benches/nsd_upstream.sh
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 start_nsd "$OUT" "$W"
