@@ -50,14 +50,39 @@ impl UdpFd {
         self.inner.get_ref().local_addr()
     }
 
-    /// Runs `f` if tokio believes the socket ready for `interest` (else
-    /// `WouldBlock`); `f` returning `WouldBlock` clears that readiness.
-    pub(crate) fn try_io<R>(
+    /// One batch receive if tokio believes the socket ready for `interest`:
+    /// `recv`, given the descriptor, takes at most `capacity` datagrams and
+    /// says how many. Returns how many were received; 0 when the socket was
+    /// not ready or had none, and the readiness is then cleared (wait on
+    /// [`Self::ready`]).
+    ///
+    /// A short batch emptied the queue, and unless `keep_ready` saying so clears
+    /// the readiness too, which otherwise stays set until a receive returns
+    /// EAGAIN: one wasted syscall per wakeup at low rates. A datagram arriving
+    /// meanwhile raises a new epoll edge, and tokio clears only the readiness
+    /// this call saw, so it still wakes the waiter. `keep_ready` is for the
+    /// one case with no new edge: recvmmsg that meets a pending socket error
+    /// after some datagrams returns those and puts the error back.
+    pub(crate) fn recv_batch(
         &self,
         interest: Interest,
-        f: impl FnOnce() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.inner.try_io(interest, |_| f())
+        capacity: usize,
+        keep_ready: bool,
+        recv: impl FnOnce(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut received = 0;
+        let result = self.inner.try_io(interest, |s| {
+            received = recv(s.as_raw_fd())?;
+            if received < capacity && !keep_ready {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match result {
+            _ if received > 0 => Ok(received),
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(0),
+        }
     }
 
     /// Resolves when the socket may have become ready for `interest`; returns
@@ -129,14 +154,16 @@ mod tests {
         let (n, from) = peer.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&b"query"[..], s.local_addr().unwrap()));
 
-        let recv = || {
+        let mut got = Vec::new();
+        let mut recv = |fd: RawFd| {
             let mut buf = [0u8; 16];
             // SAFETY: `buf` is writable for its length.
-            let n = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(buf[..n as usize].to_vec())
+            got.push(buf[..n as usize].to_vec());
+            Ok(1)
         };
         let not_ready = || async {
             let wait = tokio::time::timeout(Duration::from_millis(50), s.ready(Interest::READABLE));
@@ -144,15 +171,56 @@ mod tests {
         };
         assert!(not_ready().await, "nothing to read yet");
 
+        // A full batch (capacity 1) keeps the readiness: the next receive runs
+        // and meets EAGAIN, which clears it.
         peer.send_to(b"answer", s.local_addr().unwrap()).unwrap();
         let ready = tokio::time::timeout(Duration::from_secs(5), s.ready(Interest::READABLE));
         assert!(ready.await.unwrap().unwrap().is_readable());
-        assert_eq!(s.try_io(Interest::READABLE, recv).unwrap(), b"answer");
-        // Drained: the next attempt's EAGAIN clears the readiness, and the
-        // socket waits again.
-        let e = s.try_io(Interest::READABLE, recv).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
-        assert!(not_ready().await, "drained");
+        assert_eq!(
+            s.recv_batch(Interest::READABLE, 1, false, &mut recv)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.recv_batch(Interest::READABLE, 1, false, &mut recv)
+                .unwrap(),
+            0
+        );
+        assert!(not_ready().await, "drained by EAGAIN");
+
+        // A short batch (capacity 2) clears it at once: no receive is tried
+        // until a new datagram comes...
+        peer.send_to(b"again", s.local_addr().unwrap()).unwrap();
+        let _ = s.ready(Interest::READABLE).await.unwrap();
+        assert_eq!(
+            s.recv_batch(Interest::READABLE, 2, false, &mut recv)
+                .unwrap(),
+            1
+        );
+        let mut tried = false;
+        let skipped = s.recv_batch(Interest::READABLE, 2, false, |_| {
+            tried = true;
+            Ok(0)
+        });
+        assert_eq!((skipped.unwrap(), tried), (0, false), "readiness cleared");
+        assert!(not_ready().await, "drained by the short batch");
+
+        // ...unless told to keep it.
+        peer.send_to(b"kept", s.local_addr().unwrap()).unwrap();
+        let _ = s.ready(Interest::READABLE).await.unwrap();
+        assert_eq!(
+            s.recv_batch(Interest::READABLE, 2, true, &mut recv)
+                .unwrap(),
+            1
+        );
+        let ready = tokio::time::timeout(Duration::from_millis(50), s.ready(Interest::READABLE));
+        assert!(ready.await.is_ok(), "readiness kept");
+        assert_eq!(
+            s.recv_batch(Interest::READABLE, 2, true, &mut recv)
+                .unwrap(),
+            0
+        );
+        assert_eq!(got, [&b"answer"[..], b"again", b"kept"]);
     }
 
     #[tokio::test]

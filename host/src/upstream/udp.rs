@@ -163,7 +163,6 @@ impl UdpChannel {
     async fn receive(self: Arc<Self>, shutdown: CancellationToken) {
         let mut batch = RecvBatch::new(RECV_BATCH, RECV_BUFFER);
         let (mut sends, mut scratch) = (SendBatch::new(OUTBOX), self.outbox.scratch());
-        let fd = self.socket.as_raw_fd();
         // ICMP errors raise only the error readiness, never the read one.
         let interest = Interest::READABLE | Interest::ERROR;
         loop {
@@ -181,7 +180,7 @@ impl UdpChannel {
                 }
                 r = self.socket.ready(interest) => r,
             };
-            match ready.and_then(|ready| self.receive_batch(&mut batch, fd, ready)) {
+            match ready.and_then(|ready| self.receive_batch(&mut batch, ready)) {
                 Ok(n) => {
                     for i in 0..n {
                         let (packet, from) = batch.datagram(i);
@@ -206,42 +205,26 @@ impl UdpChannel {
     /// One recvmmsg into `batch` under `ready`, what tokio last saw of the
     /// socket; returns the answers received, 0 when there were none after all.
     ///
-    /// A short batch emptied the queue, and saying so clears tokio's readiness,
-    /// which otherwise stays set until a recvmmsg returns EAGAIN: one wasted
-    /// syscall per answer at low rates. A datagram or ICMP error arriving
-    /// meanwhile raises a new epoll edge, and tokio clears only the readiness
-    /// this call saw. One case raises none: recvmmsg that meets a pending ICMP
-    /// error after some answers returns those and puts the error back for the
-    /// next call. That error was there before epoll reported the socket, so the
-    /// report carries it (`ready.is_error()`), and then the readiness is kept:
-    /// the next round reads the error at once and fails its queries over.
+    /// A short batch counts as drained ([`UdpFd::recv_batch`]) unless epoll
+    /// reported an error pending: recvmmsg that meets a pending ICMP error after
+    /// some answers returns those and puts the error back, with no new edge.
+    /// That error was there before epoll reported the socket, so the report
+    /// carries it (`ready.is_error()`), and then the readiness is kept: the next
+    /// round reads the error at once and fails its queries over. An error
+    /// arriving later raises its own edge.
+    ///
+    /// [`UdpFd::recv_batch`]: crate::mmsg::UdpFd::recv_batch
     #[cfg(target_os = "linux")]
-    fn receive_batch(
-        &self,
-        batch: &mut RecvBatch,
-        fd: std::os::fd::RawFd,
-        ready: tokio::io::Ready,
-    ) -> io::Result<usize> {
+    fn receive_batch(&self, batch: &mut RecvBatch, ready: tokio::io::Ready) -> io::Result<usize> {
         let error_pending = ready.is_error();
-        // `try_io` runs only under an interest whose readiness is set.
+        // A receive runs only under an interest whose readiness is set.
         let which = if error_pending {
             Interest::ERROR
         } else {
             Interest::READABLE
         };
-        let mut received = 0;
-        let result = self.socket.try_io(which, || {
-            received = batch.recv(fd)?;
-            if received < RECV_BATCH && !error_pending {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(())
-        });
-        match result {
-            _ if received > 0 => Ok(received),
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(0),
-        }
+        self.socket
+            .recv_batch(which, RECV_BATCH, error_pending, |fd| batch.recv(fd))
     }
 
     /// The portable loop: one answer per receive.

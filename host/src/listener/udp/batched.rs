@@ -48,35 +48,15 @@ impl<H: Handler> UdpListener<H> {
     pub(super) async fn run_batched(self, shutdown: CancellationToken) {
         let mut batch = Batch::new(BATCH, self.shared.buffers.buf_capacity(), OUTBOX);
         let mut scratch = self.outbox.scratch();
-        let fd = self.socket.as_raw_fd();
         while !shutdown.is_cancelled() {
-            // `try_io` skips the syscall while tokio knows the socket is drained.
-            let mut received = 0;
-            let drained = self.socket.try_io(Interest::READABLE, || {
-                received = batch.recv(fd)?;
-                if received < BATCH {
-                    // A short batch emptied the queue: saying so clears tokio's
-                    // readiness, which otherwise stays set until a recvmmsg
-                    // returns EAGAIN, one wasted syscall per wakeup at low rates.
-                    // A datagram arriving meanwhile raises a new epoll edge, and
-                    // tokio clears only the readiness this call saw, so it still
-                    // wakes the loop. (This socket is unconnected: no ICMP error
-                    // can be what cut the batch short.)
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(())
-            });
-            match drained {
-                _ if received > 0 => {
-                    self.answer(&mut batch, received);
-                    self.flush(batch.sends(), &mut scratch).await;
-                    // Back to back full batches never wait on the socket: let
-                    // this worker's other tasks (deferred answers) run now and then.
-                    tokio::task::coop::consume_budget().await;
-                }
-                // Only a full batch is `Ok`, and it received something.
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Skips the syscall while tokio knows the socket is drained; a short
+            // batch counts as drained (the socket is unconnected: no ICMP error
+            // can be what cut it short).
+            match self
+                .socket
+                .recv_batch(Interest::READABLE, BATCH, false, |fd| batch.recv(fd))
+            {
+                Ok(0) => {
                     let ready = tokio::select! {
                         biased;
                         _ = shutdown.cancelled() => break,
@@ -94,6 +74,13 @@ impl<H: Handler> UdpListener<H> {
                         tracing::debug!(error = %e, "udp socket not readable");
                         tokio::task::yield_now().await;
                     }
+                }
+                Ok(received) => {
+                    self.answer(&mut batch, received);
+                    self.flush(batch.sends(), &mut scratch).await;
+                    // Back to back full batches never wait on the socket: let
+                    // this worker's other tasks (deferred answers) run now and then.
+                    tokio::task::coop::consume_budget().await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "udp receive failed");
